@@ -1,0 +1,1 @@
+"""RabbitMQ backend for brokerjobs (work in progress)."""

@@ -1,0 +1,1 @@
+"""Amazon SQS backend for brokerjobs (work in progress)."""

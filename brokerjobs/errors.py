@@ -1,0 +1,140 @@
+"""Every error brokerjobs raises, in one tree.
+
+::
+
+    BrokerJobsError
+    ├── ConfigurationError          settings are wrong or missing (fix the config, not the code)
+    │   └── UnknownBackendError     no installed backend has that name
+    ├── DispatchError               a job could not be handed to the broker
+    │   ├── PayloadInvalidError     the payload does not validate against the job's model
+    │   └── PayloadTooLargeError    the encoded envelope is larger than the limit
+    ├── BackendError                the broker said no, or could not be reached
+    │   ├── BrokerUnavailableError  connection refused / dropped / timed out (transient)
+    │   ├── PublishRejectedError    the broker refused a message (nack, unroutable, failed entry)
+    │   ├── QueueNotFoundError      the queue does not exist and may not be created
+    │   └── DeliveryLostError       a delivery can no longer be settled (its channel or lease is gone)
+    ├── EnvelopeError               a message body is not a valid brokerjobs envelope
+    ├── UnknownJobError             no job class is registered under the envelope's job name
+    └── JobError                    raised *by* a job to steer its own outcome
+        ├── Retry                   retry, optionally after a specific delay
+        └── Fail                    dead-letter now, no more attempts
+
+Backends translate their driver's exceptions (pika, aiormq, botocore) into these classes at
+their edge, so nothing above the backend ever handles a driver exception.
+"""
+
+from __future__ import annotations
+
+
+class BrokerJobsError(Exception):
+    """Base class of every error raised by brokerjobs."""
+
+
+class ConfigurationError(BrokerJobsError):
+    """The configuration is invalid or incomplete."""
+
+
+class UnknownBackendError(ConfigurationError):
+    """No installed backend is registered under the requested name."""
+
+    def __init__(self, name: str, installed: list[str]) -> None:
+        self.name = name
+        self.installed = installed
+        listed = ", ".join(sorted(installed)) or "none"
+        super().__init__(
+            f"unknown backend {name!r}; installed backends: {listed}. "
+            f'To add it, run: pip install "brokerjobs[{name}]"'
+        )
+
+
+class DispatchError(BrokerJobsError):
+    """A job could not be dispatched."""
+
+
+class PayloadInvalidError(DispatchError):
+    """The job payload does not validate against its model."""
+
+
+class PayloadTooLargeError(DispatchError):
+    """The encoded message is larger than the configured or broker limit."""
+
+    def __init__(self, size: int, limit: int, what: str = "message") -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{what} is {size} bytes, over the limit of {limit} bytes; "
+            "pass ids and look the data up in the job instead of sending it"
+        )
+
+
+class BackendError(BrokerJobsError):
+    """The broker failed or refused an operation."""
+
+
+class BrokerUnavailableError(BackendError, DispatchError):
+    """The broker could not be reached, or the connection dropped or timed out.
+
+    Transient: callers may retry after a backoff.
+    """
+
+
+class PublishRejectedError(BackendError, DispatchError):
+    """The broker refused the message (negative confirm, unroutable, failed batch entry)."""
+
+
+class QueueNotFoundError(BackendError, ConfigurationError):
+    """The queue does not exist and the backend is not allowed to create it."""
+
+    def __init__(self, queue: str, hint: str = "") -> None:
+        self.queue = queue
+        super().__init__(f"queue {queue!r} does not exist" + (f"; {hint}" if hint else ""))
+
+
+class DeliveryLostError(BackendError):
+    """A delivery can no longer be acked, retried or released.
+
+    Its channel closed or its lease expired: the broker has already given (or will give)
+    the message to another consumer, so this worker no longer owns it.
+    """
+
+
+class EnvelopeError(BrokerJobsError):
+    """A message body is not a valid brokerjobs envelope."""
+
+
+class UnknownJobError(BrokerJobsError):
+    """No job class is registered under the given name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"no job is registered under the name {name!r}; "
+            "is the module defining it imported by the worker (--app)?"
+        )
+
+
+class JobError(BrokerJobsError):
+    """Raised by a job's ``run`` to choose its own outcome."""
+
+
+class Retry(JobError):
+    """Ask for another attempt, after ``delay`` seconds if given (else the job's backoff).
+
+    Counts as an attempt: once the job's ``max_attempts`` is used up the message is
+    dead-lettered instead.
+    """
+
+    def __init__(self, reason: str = "retry requested", *, delay: float | None = None) -> None:
+        if delay is not None and delay < 0:
+            raise ValueError(f"Retry delay must be >= 0 seconds, got {delay}")
+        self.delay = delay
+        self.reason = reason
+        super().__init__(reason)
+
+
+class Fail(JobError):
+    """Give up on this message now: it goes to the dead-letter queue with ``reason``."""
+
+    def __init__(self, reason: str = "job failed") -> None:
+        self.reason = reason
+        super().__init__(reason)
