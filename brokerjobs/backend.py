@@ -21,6 +21,8 @@ Rules every implementation keeps (the contract suite in ``tests/contract`` prove
 * The sync twins (``publish_sync``, ``publish_batch_sync``) are thread-safe and safe to
   use in a child process after ``fork()``.
 * Driver exceptions never escape: they are translated into :mod:`brokerjobs.errors`.
+* Publishing to a queue nobody declared yet works: the backend declares it on first use
+  (or, where configured not to create queues, raises ``QueueNotFoundError``).
 * Cancelling a pending ``Subscription.__anext__`` loses nothing: a message it had not
   yet returned stays buffered for the next call (or is released by ``stop``).
 """

@@ -1,0 +1,205 @@
+"""Dispatching jobs: validate, wrap in an envelope, hand to the backend, return the id."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from brokerjobs import config, telemetry
+from brokerjobs.backend import Backend, OutgoingMessage
+from brokerjobs.discovery import get_backend
+from brokerjobs.envelope import Envelope, encode, utcnow
+from brokerjobs.errors import BrokerUnavailableError, DispatchError, PayloadTooLargeError
+from brokerjobs.job import Job
+
+Delay = float | int | timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    queue: str
+    message: OutgoingMessage
+    envelope: Envelope
+
+
+def _delay_seconds(delay: Delay | None, eta: datetime | None, now: datetime) -> float:
+    if delay is not None and eta is not None:
+        raise DispatchError("give either delay or eta, not both")
+    if eta is not None:
+        if eta.tzinfo is None:
+            raise DispatchError("eta must be timezone-aware (e.g. datetime.now(UTC) + ...)")
+        return max(0.0, (eta - now).total_seconds())
+    if delay is None:
+        return 0.0
+    seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+    if seconds < 0:
+        raise DispatchError(f"delay must be >= 0 seconds, got {seconds}")
+    return seconds
+
+
+def prepare(
+    job: Job,
+    backend: Backend,
+    *,
+    queue: str | None = None,
+    delay: Delay | None = None,
+    eta: datetime | None = None,
+    max_attempts: int | None = None,
+    priority: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> _Prepared:
+    """Build and size-check the envelope for ``job`` (no I/O)."""
+    if not isinstance(job, Job):
+        raise DispatchError(f"dispatch() takes a Job instance, got {type(job).__name__}")
+    cls = type(job)
+    if not cls.job_name:
+        raise DispatchError(f"{cls.__name__} is abstract (abstract=True) and cannot be dispatched")
+    options = cls.job_options.replace(queue=queue, max_attempts=max_attempts, priority=priority)
+    now = utcnow()
+    seconds = _delay_seconds(delay, eta, now)
+    envelope = Envelope(
+        id=uuid.uuid4().hex,
+        job=cls.job_name,
+        queue=options.queue,
+        payload=job.model_dump(mode="json"),
+        max_attempts=options.max_attempts,
+        created_at=now,
+        not_before=now + timedelta(seconds=seconds) if seconds else None,
+        headers=telemetry.outgoing_headers(headers),
+    )
+    body = encode(envelope)
+    limit = min(config.settings().max_message_size, backend.max_message_size)
+    if len(body) > limit:
+        raise PayloadTooLargeError(len(body), limit, what=f"{cls.job_name} message")
+    message = OutgoingMessage(
+        body=body, message_id=envelope.id, delay=seconds, priority=options.priority
+    )
+    return _Prepared(options.queue, message, envelope)
+
+
+def _backoffs() -> Iterable[float]:
+    settings = config.settings()
+    wait = settings.dispatch_retry_backoff
+    for _ in range(settings.dispatch_retries):
+        yield wait
+        wait *= 2
+
+
+def dispatch(
+    job: Job,
+    *,
+    backend: str | Backend | None = None,
+    queue: str | None = None,
+    delay: Delay | None = None,
+    eta: datetime | None = None,
+    max_attempts: int | None = None,
+    priority: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """Send ``job`` to its queue and return the message id, once the broker accepted it.
+
+    ``delay`` (seconds or timedelta) or ``eta`` (aware datetime) postpone the first run.
+    Transient broker errors are retried a few times with the same message id (so the job
+    may, rarely, run twice) before :class:`BrokerUnavailableError` is raised.
+    """
+    target = get_backend(backend)
+    with telemetry.producer_span() as span:
+        item = prepare(job, target, queue=queue, delay=delay, eta=eta,
+                       max_attempts=max_attempts, priority=priority, headers=headers)
+        telemetry.describe_send(span, [item.envelope], item.message.body)
+        for wait in (*_backoffs(), None):
+            try:
+                target.publish_sync(item.queue, item.message)
+                return item.envelope.id
+            except BrokerUnavailableError:
+                if wait is None:
+                    raise
+                time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+async def dispatch_async(
+    job: Job,
+    *,
+    backend: str | Backend | None = None,
+    queue: str | None = None,
+    delay: Delay | None = None,
+    eta: datetime | None = None,
+    max_attempts: int | None = None,
+    priority: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """Async twin of :func:`dispatch`."""
+    target = get_backend(backend)
+    with telemetry.producer_span() as span:
+        item = prepare(job, target, queue=queue, delay=delay, eta=eta,
+                       max_attempts=max_attempts, priority=priority, headers=headers)
+        telemetry.describe_send(span, [item.envelope], item.message.body)
+        for wait in (*_backoffs(), None):
+            try:
+                await target.publish(item.queue, item.message)
+                return item.envelope.id
+            except BrokerUnavailableError:
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _group(
+    jobs: Iterable[Job], backend: Backend, queue: str | None, delay: Delay | None
+) -> tuple[list[Envelope], dict[str, list[OutgoingMessage]]]:
+    envelopes: list[Envelope] = []
+    by_queue: dict[str, list[OutgoingMessage]] = defaultdict(list)
+    for job in jobs:
+        item = prepare(job, backend, queue=queue, delay=delay)
+        envelopes.append(item.envelope)
+        by_queue[item.queue].append(item.message)
+    return envelopes, by_queue
+
+
+def dispatch_many(
+    jobs: Iterable[Job],
+    *,
+    backend: str | Backend | None = None,
+    queue: str | None = None,
+    delay: Delay | None = None,
+) -> list[str]:
+    """Dispatch many jobs with the backend's batch publish; returns ids in input order.
+
+    Every job is validated and size-checked before anything is sent. On a broker error
+    some may have been sent already; dispatching the same jobs again is safe only for
+    idempotent jobs.
+    """
+    target = get_backend(backend)
+    with telemetry.producer_span() as span:
+        envelopes, by_queue = _group(jobs, target, queue, delay)
+        telemetry.describe_send(span, envelopes)
+        for name, messages in by_queue.items():
+            target.publish_batch_sync(name, messages)
+    return [envelope.id for envelope in envelopes]
+
+
+async def dispatch_many_async(
+    jobs: Iterable[Job],
+    *,
+    backend: str | Backend | None = None,
+    queue: str | None = None,
+    delay: Delay | None = None,
+) -> list[str]:
+    """Async twin of :func:`dispatch_many`."""
+    target = get_backend(backend)
+    with telemetry.producer_span() as span:
+        envelopes, by_queue = _group(jobs, target, queue, delay)
+        telemetry.describe_send(span, envelopes)
+        for name, messages in by_queue.items():
+            await target.publish_batch(name, messages)
+    return [envelope.id for envelope in envelopes]
+
+
+__all__: Sequence[str] = ["dispatch", "dispatch_async", "dispatch_many", "dispatch_many_async"]
