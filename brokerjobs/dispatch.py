@@ -109,8 +109,16 @@ def dispatch(
     """
     target = get_backend(backend)
     with telemetry.producer_span() as span:
-        item = prepare(job, target, queue=queue, delay=delay, eta=eta,
-                       max_attempts=max_attempts, priority=priority, headers=headers)
+        item = prepare(
+            job,
+            target,
+            queue=queue,
+            delay=delay,
+            eta=eta,
+            max_attempts=max_attempts,
+            priority=priority,
+            headers=headers,
+        )
         telemetry.describe_send(span, [item.envelope], item.message.body)
         for wait in (*_backoffs(), None):
             try:
@@ -137,8 +145,16 @@ async def dispatch_async(
     """Async twin of :func:`dispatch`."""
     target = get_backend(backend)
     with telemetry.producer_span() as span:
-        item = prepare(job, target, queue=queue, delay=delay, eta=eta,
-                       max_attempts=max_attempts, priority=priority, headers=headers)
+        item = prepare(
+            job,
+            target,
+            queue=queue,
+            delay=delay,
+            eta=eta,
+            max_attempts=max_attempts,
+            priority=priority,
+            headers=headers,
+        )
         telemetry.describe_send(span, [item.envelope], item.message.body)
         for wait in (*_backoffs(), None):
             try:

@@ -34,7 +34,10 @@ class Envelope(BaseModel):
         extra="forbid",
         frozen=True,
         title="brokerjobs envelope",
-        json_schema_extra={"$id": "https://brokerjobs.dev/schema/envelope-v1.json"},
+        json_schema_extra={
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://brokerjobs.dev/schema/envelope-v1.json",
+        },
     )
 
     v: Literal[1] = Field(default=1, description="Wire format version.")

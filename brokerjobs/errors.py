@@ -12,7 +12,7 @@
     │   ├── BrokerUnavailableError  connection refused / dropped / timed out (transient)
     │   ├── PublishRejectedError    the broker refused a message (nack, unroutable, failed entry)
     │   ├── QueueNotFoundError      the queue does not exist and may not be created
-    │   └── DeliveryLostError       a delivery can no longer be settled (its channel or lease is gone)
+    │   └── DeliveryLostError       a delivery can no longer be settled (channel or lease gone)
     ├── EnvelopeError               a message body is not a valid brokerjobs envelope
     ├── UnknownJobError             no job class is registered under the envelope's job name
     └── JobError                    raised *by* a job to steer its own outcome

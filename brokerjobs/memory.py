@@ -9,6 +9,7 @@ Nothing survives the process: never use it in production.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
@@ -68,10 +69,8 @@ class MemorySubscription(Subscription):
             timeout = None
             if wake_at is not None and not self._store.clock.fake:
                 timeout = max(0.0, wake_at - self._store.clock.now()) + 0.001
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), timeout)
-            except TimeoutError:
-                pass
 
     async def stop(self) -> None:
         # Nothing is buffered ahead of __anext__, so there is nothing to release.

@@ -52,6 +52,7 @@ class BackendHarness(abc.ABC):
 
     async def aclose(self) -> None:
         """Close every backend made and delete what this test declared."""
+        return None
 
 
 async def receive(subscription: Subscription, timeout: float = 10.0) -> Delivery:
