@@ -1,0 +1,215 @@
+"""Fetching deliveries: one subscription per queue, small buffers, strict priority.
+
+Each queue has its own subscription and a buffer of at most ``buffer_size`` deliveries
+fetched but not started. When a slot frees, the worker takes from the earliest queue
+(in the priority order given) whose buffer is not empty. A later queue is only served
+once every earlier queue's feed has found nothing for ``priority_grace`` seconds, so a
+fetch in flight on an earlier queue is not overtaken by a faster one on a later queue.
+
+When a subscription fails (``BrokerUnavailableError``, or anything unexpected), its
+feed drops the deliveries it buffered (they are no longer ours; the broker redelivers
+them), bumps its generation so running jobs from the old subscription are never settled
+on the new one, and re-subscribes with exponential backoff and jitter, forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from brokerjobs.backend import Backend, Delivery, Subscription
+from brokerjobs.errors import BrokerUnavailableError, DeliveryLostError
+
+log = logging.getLogger("brokerjobs.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """Backoff between re-subscription attempts: ``base * 2**n`` up to ``cap``, with jitter."""
+
+    base: float = 0.2
+    cap: float = 30.0
+    jitter: float = 0.5
+
+    def delay(self, failures: int) -> float:
+        raw = min(self.cap, self.base * 2.0 ** min(failures - 1, 30))
+        return raw * (1.0 - self.jitter * random.random())
+
+
+@dataclass(eq=False)
+class Feed:
+    """One queue's subscription and buffer."""
+
+    queue: str
+    index: int
+    buffer: deque[Delivery] = field(default_factory=deque)
+    subscription: Subscription | None = None
+    generation: int = 0
+    waiting_since: float | None = None
+    """When the current fetch started (monotonic); None while not fetching."""
+    task: asyncio.Task[None] | None = None
+    room: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the buffer has space again."""
+
+
+class Intake:
+    """The worker's supply of deliveries."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        queues: Sequence[str],
+        *,
+        buffer_size: int,
+        backend_prefetch: int,
+        on_change: Callable[[], None],
+        reconnect: Reconnect | None = None,
+        priority_grace: float = 0.05,
+    ) -> None:
+        self._backend = backend
+        self.feeds = [Feed(queue, index) for index, queue in enumerate(queues)]
+        self._buffer_size = buffer_size
+        self._backend_prefetch = backend_prefetch
+        self._on_change = on_change
+        self._reconnect = reconnect or Reconnect()
+        self._grace = priority_grace
+        self._stopping = False
+
+    def start(self) -> None:
+        for feed in self.feeds:
+            feed.task = asyncio.create_task(self._pump(feed), name=f"brokerjobs-feed-{feed.queue}")
+
+    def buffered(self) -> list[Delivery]:
+        return [delivery for feed in self.feeds for delivery in feed.buffer]
+
+    def is_current(self, feed: Feed, generation: int) -> bool:
+        """Whether a delivery taken at ``generation`` still belongs to the live subscription."""
+        return feed.generation == generation
+
+    def take(self) -> tuple[Delivery, Feed, int] | float | None:
+        """The next delivery to start, honouring strict priority.
+
+        Returns ``(delivery, feed, generation)``; or seconds to wait before asking again
+        (an earlier queue's fetch is still young); or None when nothing is buffered.
+        """
+        now = time.monotonic()
+        for feed in self.feeds:
+            if feed.buffer:
+                delivery = feed.buffer.popleft()
+                feed.room.set()
+                return delivery, feed, feed.generation
+            since = now if feed.waiting_since is None else feed.waiting_since
+            young = now - since < self._grace
+            if young and any(later.buffer for later in self.feeds[feed.index + 1 :]):
+                return max(0.001, self._grace - (now - since))
+        return None
+
+    def drop(self, delivery: Delivery) -> bool:
+        """Forget a buffered delivery (its lease was lost); True if it was buffered."""
+        for feed in self.feeds:
+            if delivery in feed.buffer:
+                feed.buffer.remove(delivery)
+                feed.room.set()
+                return True
+        return False
+
+    async def _pump(self, feed: Feed) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                if feed.subscription is None:
+                    feed.waiting_since = time.monotonic()
+                    feed.subscription = await self._backend.consume(
+                        [feed.queue], prefetch=self._backend_prefetch
+                    )
+                    if failures:
+                        log.info("re-subscribed to queue %r", feed.queue)
+                await self._fill(feed)
+                failures = 0
+            except StopAsyncIteration:
+                return
+            except Exception as exc:
+                if self._stopping:
+                    return
+                failures += 1
+                delay = self._reconnect.delay(failures)
+                self._lose_subscription(feed)
+                level = (
+                    logging.WARNING if isinstance(exc, BrokerUnavailableError) else logging.ERROR
+                )
+                log.log(
+                    level,
+                    "queue %r: subscription failed (%s: %s); reconnecting in %.1f s (attempt %d)",
+                    feed.queue,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                    failures,
+                    exc_info=level == logging.ERROR,
+                )
+                feed.waiting_since = time.monotonic()
+                await asyncio.sleep(delay)
+
+    async def _fill(self, feed: Feed) -> None:
+        assert feed.subscription is not None
+        while not self._stopping:
+            while len(feed.buffer) >= self._buffer_size:
+                feed.room.clear()
+                await feed.room.wait()
+            feed.waiting_since = time.monotonic()
+            delivery = await anext(feed.subscription)
+            feed.waiting_since = None
+            feed.buffer.append(delivery)
+            self._on_change()
+
+    def _lose_subscription(self, feed: Feed) -> None:
+        if feed.buffer:
+            log.warning(
+                "queue %r: dropping %d buffered deliveries of the lost subscription "
+                "(the broker redelivers them)",
+                feed.queue,
+                len(feed.buffer),
+            )
+        feed.buffer.clear()
+        feed.generation += 1
+        old, feed.subscription = feed.subscription, None
+        if old is not None:
+            asyncio.get_running_loop().create_task(_stop_quietly(old))
+
+    async def stop(self) -> None:
+        """Stop fetching, stop the subscriptions, and give buffered deliveries back."""
+        self._stopping = True
+        for feed in self.feeds:
+            if feed.task is not None:
+                feed.task.cancel()
+        await asyncio.gather(*(f.task for f in self.feeds if f.task), return_exceptions=True)
+        for feed in self.feeds:
+            if feed.subscription is not None:
+                await _stop_quietly(feed.subscription)
+        released = 0
+        for feed in self.feeds:
+            while feed.buffer:
+                delivery = feed.buffer.popleft()
+                try:
+                    await self._backend.release(delivery)
+                    released += 1
+                except DeliveryLostError:
+                    pass  # already redelivered elsewhere
+                except Exception:
+                    log.exception(
+                        "could not release %s; it is redelivered later", delivery.message_id
+                    )
+        if released:
+            log.info("released %d fetched but unstarted deliveries", released)
+
+
+async def _stop_quietly(subscription: Subscription) -> None:
+    try:
+        await subscription.stop()
+    except Exception as exc:
+        log.debug("stopping a subscription failed: %s", exc)
