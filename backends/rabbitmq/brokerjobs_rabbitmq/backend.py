@@ -1,0 +1,316 @@
+"""The RabbitMQ backend: the brokerjobs contract on quorum queues, DLX wait levels and a DLQ.
+
+Connections: per event loop, one for publishing (confirms) and one for consuming and
+operations (a channel per subscription, a control channel for declarations and stats);
+per thread, one pika connection for sync publishing. See ``docs/backends/rabbitmq.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any, Self
+
+import aiormq.abc
+
+from brokerjobs.backend import (
+    Backend,
+    DeadLetter,
+    Delivery,
+    OutgoingMessage,
+    QueueStats,
+    Subscription,
+)
+from brokerjobs.errors import BrokerJobsError, DeliveryLostError, PublishRejectedError
+
+from . import headers as hdr
+from . import operations
+from .connection import AsyncConnector
+from .consumer import Receipt, RabbitMQSubscription
+from .publisher_async import AsyncPublisher, Outgoing
+from .publisher_sync import SyncPublisher
+from .settings import RabbitMQSettings, load_settings
+from .topology import Route, Topology, apply_async, declared_arguments_error
+from .translate import TopologyMismatchError, translate
+
+
+class RabbitMQBackend(Backend):
+    """brokerjobs on RabbitMQ. Build it with :meth:`from_options` or from a settings object."""
+
+    name = "rabbitmq"
+    max_message_size = 16 * 1024 * 1024
+    """RabbitMQ 4.x's default ``max_message_size`` (3.x allows 128 MiB)."""
+
+    def __init__(self, settings: RabbitMQSettings | None = None, **options: Any) -> None:
+        self.settings = settings if settings is not None else load_settings(**options)
+        self.topology = Topology(self.settings)
+        self.max_lease = self.settings.max_lease
+        self._connector = AsyncConnector(self.settings)
+        self._publisher = AsyncPublisher(self._connector)
+        self._sync = SyncPublisher(self.settings)
+        self._declared: set[str] = set()
+        self._declared_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._consumer_connection: aiormq.abc.AbstractConnection | None = None
+        self._control: aiormq.abc.AbstractChannel | None = None
+        self._connect_lock: asyncio.Lock | None = None
+        self._subscriptions: weakref.WeakSet[RabbitMQSubscription] = weakref.WeakSet()
+
+    @classmethod
+    def from_options(cls, **options: Any) -> Self:
+        """Settings from ``BROKERJOBS_RABBITMQ_*`` overridden by ``options`` (see settings)."""
+        return cls(load_settings(**options))
+
+    def __repr__(self) -> str:
+        return f"RabbitMQBackend(url={self.settings.safe_url!r}, prefix={self.settings.prefix!r})"
+
+    @property
+    def declared_queues(self) -> frozenset[str]:
+        """Queues this instance declared (or saw declared)."""
+        with self._declared_lock:
+            return frozenset(self._declared)
+
+    # -- connections -------------------------------------------------------------------
+    async def _connection(self) -> aiormq.abc.AbstractConnection:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._consumer_connection, self._control = loop, None, None
+            self._connect_lock = asyncio.Lock()
+        assert self._connect_lock is not None
+        async with self._connect_lock:
+            connection = self._consumer_connection
+            if connection is None or connection.is_closed:
+                connection = self._consumer_connection = await self._connector.connect("consumer")
+            return connection
+
+    async def _channel(self, action: str) -> aiormq.abc.AbstractChannel:
+        connection = await self._connection()
+        try:
+            return await connection.channel(publisher_confirms=False)
+        except Exception as exc:
+            raise translate(exc, self.settings, action) from None
+
+    async def _control_channel(self) -> aiormq.abc.AbstractChannel:
+        connection = await self._connection()
+        if self._control is None or self._control.is_closed or self._control.connection is not connection:
+            self._control = await self._channel("open a control channel")
+        return self._control
+
+    # -- publishing ----------------------------------------------------------------------
+    def _outgoing(self, queue: str, message: OutgoingMessage) -> Outgoing:
+        route = self.topology.route(queue, message.delay)
+        return Outgoing(route, message.body, hdr.properties(message.message_id))
+
+    def _forget_on_reject(self, queue: str, exc: BrokerJobsError) -> None:
+        if isinstance(exc, PublishRejectedError):
+            # Unroutable: the queue was deleted behind our back; declare it again next time.
+            with self._declared_lock:
+                self._declared.discard(queue)
+
+    async def publish(self, queue: str, message: OutgoingMessage) -> None:
+        outgoing = self._outgoing(queue, message)
+        await self.declare(queue)
+        try:
+            await self._publisher.publish(outgoing, f"publish to {queue!r}")
+        except BrokerJobsError as exc:
+            self._forget_on_reject(queue, exc)
+            raise
+
+    async def publish_batch(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
+        outgoing = [self._outgoing(queue, message) for message in messages]
+        await self.declare(queue)
+        try:
+            await self._publisher.publish_many(outgoing, f"publish a batch to {queue!r}")
+        except BrokerJobsError as exc:
+            self._forget_on_reject(queue, exc)
+            raise
+
+    def _declare_sync(self, queue: str) -> None:
+        with self._declared_lock:
+            if queue in self._declared:
+                return
+        ops = self.topology.declarations(queue)
+        self._sync.declare(ops, f"declare {queue!r}")
+        with self._declared_lock:
+            self._declared.add(queue)
+
+    def publish_sync(self, queue: str, message: OutgoingMessage) -> None:
+        outgoing = self._outgoing(queue, message)
+        self._declare_sync(queue)
+        try:
+            self._sync.publish(outgoing, f"publish to {queue!r}")
+        except BrokerJobsError as exc:
+            self._forget_on_reject(queue, exc)
+            raise
+
+    def publish_batch_sync(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
+        outgoing = [self._outgoing(queue, message) for message in messages]
+        self._declare_sync(queue)
+        try:
+            self._sync.publish_many(outgoing, f"publish a batch to {queue!r}")
+        except BrokerJobsError as exc:
+            self._forget_on_reject(queue, exc)
+            raise
+
+    # -- consuming -----------------------------------------------------------------------
+    async def consume(self, queues: Sequence[str], *, prefetch: int) -> Subscription:
+        if not queues:
+            raise ValueError("consume() needs at least one queue")
+        for queue in queues:
+            await self.declare(queue)
+        channel = await self._channel("open a consuming channel")
+        pairs = [(queue, self.topology.names(queue).work) for queue in queues]
+        subscription = RabbitMQSubscription(channel, pairs, self._release_many)
+        try:
+            await subscription.start(max(1, prefetch))
+        except Exception as exc:
+            raise translate(exc, self.settings, f"consume from {list(queues)}") from None
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def _receipt(self, delivery: Delivery, action: str) -> Receipt:
+        receipt = delivery.receipt
+        if not isinstance(receipt, Receipt):
+            raise TypeError(f"{action}: this delivery was not received by a RabbitMQ backend")
+        if receipt.settled:
+            raise DeliveryLostError(f"{action}: delivery {delivery.message_id} is already settled")
+        if not receipt.owned:
+            raise DeliveryLostError(
+                f"{action}: the channel of delivery {delivery.message_id} is closed (connection "
+                "lost or consumer timeout); RabbitMQ has requeued it for another consumer"
+            )
+        return receipt
+
+    async def _ack(self, delivery: Delivery, receipt: Receipt, action: str) -> None:
+        try:
+            await receipt.channel.basic_ack(receipt.delivery_tag)
+        except Exception as exc:
+            raise DeliveryLostError(
+                f"{action}: could not ack delivery {delivery.message_id} "
+                f"({self.settings.scrub(str(exc))}); RabbitMQ will deliver it again"
+            ) from None
+        receipt.subscription.settled(delivery)
+
+    async def ack(self, delivery: Delivery) -> None:
+        receipt = self._receipt(delivery, "ack")
+        await self._ack(delivery, receipt, "ack")
+
+    async def _republish_then_ack(
+        self, delivery: Delivery, route: Route, headers: dict[str, Any], action: str
+    ) -> None:
+        receipt = self._receipt(delivery, action)
+        outgoing = Outgoing(route, delivery.body, hdr.properties(delivery.message_id, headers))
+        # Confirmed copy first, ack second: a crash in between duplicates, never loses.
+        await self._publisher.publish(outgoing, f"{action} {delivery.message_id}")
+        await self._ack(delivery, receipt, action)
+
+    async def retry(self, delivery: Delivery, *, delay: float, reason: str) -> None:
+        receipt = self._receipt(delivery, "retry")
+        headers = hdr.with_attempt(receipt.headers, delivery.attempt + 1)
+        route = self.topology.route(delivery.queue, delay)
+        await self._republish_then_ack(delivery, route, headers, "retry")
+
+    async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
+        receipt = self._receipt(delivery, "dead-letter")
+        headers = hdr.dead_letter_headers(
+            receipt.headers, queue=delivery.queue, attempt_number=delivery.attempt, reason=reason
+        )
+        route = Route("", self.topology.names(delivery.queue).dead)
+        await self._republish_then_ack(delivery, route, headers, "dead-letter")
+
+    async def extend(self, delivery: Delivery, *, seconds: float) -> None:
+        # RabbitMQ has no per-delivery lease to push back: a delivery stays owned until
+        # the consumer timeout (max_lease), which the worker checks against job time limits.
+        self._receipt(delivery, "extend")
+
+    async def release(self, delivery: Delivery) -> None:
+        receipt = self._receipt(delivery, "release")
+        # Republished with the same attempt, since a requeue would count as a delivery
+        # (x-delivery-count on quorum queues before 4.3, redelivered on classic queues).
+        headers = hdr.with_attempt(receipt.headers, delivery.attempt)
+        route = Route("", self.topology.names(delivery.queue).work)
+        await self._republish_then_ack(delivery, route, headers, "release")
+        receipt.subscription.expect_return(delivery.message_id)
+
+    async def _release_many(self, deliveries: list[Delivery]) -> None:
+        results = await asyncio.gather(
+            *(self.release(delivery) for delivery in deliveries), return_exceptions=True
+        )
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            raise failures[0]
+
+    # -- topology and operations --------------------------------------------------------
+    async def declare(self, queue: str) -> None:
+        with self._declared_lock:
+            if queue in self._declared:
+                return
+        ops = self.topology.declarations(queue)
+        try:
+            await apply_async(await self._control_channel(), ops)
+        except Exception as exc:
+            error = translate(exc, self.settings, f"declare {queue!r}", queue=queue)
+            if isinstance(error, TopologyMismatchError):
+                raise TopologyMismatchError(declared_arguments_error(queue, str(exc))) from None
+            raise error from None
+        with self._declared_lock:
+            self._declared.add(queue)
+
+    async def stats(self, queue: str) -> QueueStats:
+        names = self.topology.names(queue)
+        try:
+            ready, dead, *waits = await operations.message_counts(
+                await self._control_channel(), names
+            )
+        except Exception as exc:
+            raise translate(exc, self.settings, f"stats of {queue!r}", queue=queue) from None
+        in_flight = sum(sub.unsettled.get(queue, 0) for sub in self._subscriptions)
+        return QueueStats(queue, ready=ready, in_flight=in_flight, delayed=sum(waits), dead=dead)
+
+    async def dead_letters(self, queue: str, *, limit: int = 100) -> list[DeadLetter]:
+        names = self.topology.names(queue)
+        try:
+            return await operations.list_dead_letters(
+                self._dead_letter_channel, queue, names, limit, self.settings.delivery_limit
+            )
+        except Exception as exc:
+            raise translate(exc, self.settings, f"list dead letters of {queue!r}", queue=queue) from None
+
+    async def replay_dead_letters(
+        self, queue: str, *, message_ids: Sequence[str] | None = None, limit: int | None = None
+    ) -> int:
+        await self.declare(queue)
+        names = self.topology.names(queue)
+        try:
+            return await operations.replay_dead_letters(
+                self._dead_letter_channel, self._publisher, names, message_ids, limit
+            )
+        except Exception as exc:
+            raise translate(exc, self.settings, f"replay dead letters of {queue!r}", queue=queue) from None
+
+    async def purge_dead_letters(self, queue: str) -> int:
+        names = self.topology.names(queue)
+        try:
+            return await operations.purge_dead_letters(self._dead_letter_channel, names)
+        except Exception as exc:
+            raise translate(exc, self.settings, f"purge dead letters of {queue!r}", queue=queue) from None
+
+    async def _dead_letter_channel(self) -> aiormq.abc.AbstractChannel:
+        return await self._channel("open a dead-letter channel")
+
+    # -- lifetime --------------------------------------------------------------------------
+    def _abort(self) -> None:
+        """Drop every async connection abruptly, settling nothing (tests: simulates kill -9)."""
+        self._connector.abort()
+
+    async def aclose(self) -> None:
+        for subscription in list(self._subscriptions):
+            subscription.abandon()
+        await self._publisher.aclose()
+        await self._connector.close_all()
+        self._consumer_connection = self._control = None
+
+    def close(self) -> None:
+        self._sync.close()

@@ -1,0 +1,163 @@
+"""Async publishing: one confirm-mode channel per event loop, mandatory, bounded waits.
+
+Every publish sets ``mandatory`` (an unroutable message is *confirmed* by RabbitMQ, so
+only the ``basic.return`` that precedes the confirm tells it was dropped) and waits for the
+confirm with a timeout, so a broker under a memory alarm (``connection.blocked``) or a
+cut network produces :class:`~brokerjobs.errors.BrokerUnavailableError`, never a hang.
+Batches keep up to :data:`WINDOW` publishes in flight and wait for their confirms
+together (pipelined confirms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiormq.abc
+from pamqp.commands import Basic
+
+from brokerjobs.errors import (
+    BackendError,
+    BrokerJobsError,
+    BrokerUnavailableError,
+    PublishRejectedError,
+)
+
+from .connection import AsyncConnector
+from .topology import Route
+from .translate import translate
+
+WINDOW = 500
+"""Unconfirmed publishes kept in flight by a batch."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One fully prepared publish."""
+
+    route: Route
+    body: bytes
+    properties: Basic.Properties
+
+
+class BatchRejectedError(PublishRejectedError):
+    """Part of a batch was refused; ``accepted`` messages were confirmed by the broker."""
+
+    accepted: int = 0
+    total: int = 0
+
+
+class BatchUnavailableError(BrokerUnavailableError):
+    """Part of a batch was not confirmed in time; ``accepted`` messages were confirmed."""
+
+    accepted: int = 0
+    total: int = 0
+
+
+def batch_error(action: str, failures: list[BrokerJobsError], total: int) -> BackendError:
+    """One error for a partly failed batch, of the same kind as the first failure."""
+    first = failures[0]
+    accepted = total - len(failures)
+    error: BatchRejectedError | BatchUnavailableError
+    text = (
+        f"{action}: {accepted} of {total} messages were accepted, {len(failures)} were not; "
+        f"publish those again. First error: {first}"
+    )
+    error = BatchRejectedError(text) if isinstance(first, PublishRejectedError) else (
+        BatchUnavailableError(text)
+    )
+    error.accepted, error.total = accepted, total
+    return error
+
+
+class _LoopState:
+    """The publishing connection and channel that belong to one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.lock = asyncio.Lock()
+        self.connection: aiormq.abc.AbstractConnection | None = None
+        self.channel: aiormq.abc.AbstractChannel | None = None
+
+
+class AsyncPublisher:
+    """Publishes with confirms on a lazily opened connection (reopened after a loss)."""
+
+    def __init__(self, connector: AsyncConnector) -> None:
+        self._connector = connector
+        self._settings = connector.settings
+        self._state: _LoopState | None = None
+
+    async def _channel(self) -> aiormq.abc.AbstractChannel:
+        loop = asyncio.get_running_loop()
+        state = self._state
+        if state is None or state.loop is not loop:
+            # A connection belongs to the loop that opened it; another loop gets its own.
+            state = self._state = _LoopState(loop)
+        channel = state.channel
+        if channel is not None and not channel.is_closed:
+            return channel
+        async with state.lock:
+            if state.channel is not None and not state.channel.is_closed:
+                return state.channel
+            if state.connection is None or state.connection.is_closed:
+                state.connection = await self._connector.connect("publisher")
+            try:
+                state.channel = await state.connection.channel(
+                    publisher_confirms=True, on_return_raises=True
+                )
+            except Exception as exc:
+                raise translate(exc, self._settings, "open a publishing channel") from None
+            return state.channel
+
+    async def publish(self, outgoing: Outgoing, action: str) -> None:
+        """Publish one message and wait for its confirm."""
+        timeout = self._settings.publish_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                channel = await self._channel()
+                await channel.basic_publish(
+                    outgoing.body,
+                    exchange=outgoing.route.exchange,
+                    routing_key=outgoing.route.routing_key,
+                    properties=outgoing.properties,
+                    mandatory=True,
+                )
+        except Exception as exc:
+            raise translate(exc, self._settings, action, timeout=timeout) from None
+
+    async def publish_many(self, messages: Sequence[Outgoing], action: str) -> None:
+        """Publish ``messages`` with up to :data:`WINDOW` confirms outstanding."""
+        if not messages:
+            return
+        if len(messages) == 1:
+            await self.publish(messages[0], action)
+            return
+        window = asyncio.Semaphore(WINDOW)
+        failures: list[BrokerJobsError] = []
+
+        async def one(outgoing: Outgoing) -> None:
+            async with window:
+                if failures and isinstance(failures[0], BrokerUnavailableError):
+                    failures.append(failures[0])
+                    return
+                try:
+                    await self.publish(outgoing, action)
+                except BrokerJobsError as exc:
+                    failures.append(exc)
+
+        await asyncio.gather(*(one(outgoing) for outgoing in messages))
+        if failures:
+            raise batch_error(action, failures, len(messages)) from failures[0]
+
+    async def aclose(self) -> None:
+        state, self._state = self._state, None
+        if state is None or state.connection is None:
+            return
+        if state.loop is asyncio.get_running_loop():
+            try:
+                async with asyncio.timeout(5):
+                    await state.connection.close()
+            except Exception:  # noqa: S110 - closing a broken connection has nothing to report
+                pass

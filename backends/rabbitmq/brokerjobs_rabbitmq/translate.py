@@ -1,0 +1,112 @@
+"""Driver exceptions (aiormq, pika) turned into :mod:`brokerjobs.errors`, secrets scrubbed."""
+
+from __future__ import annotations
+
+import aiormq.exceptions as amq
+import pika.exceptions as pex
+
+from brokerjobs.errors import (
+    BackendError,
+    BrokerJobsError,
+    BrokerUnavailableError,
+    ConfigurationError,
+    PublishRejectedError,
+    QueueNotFoundError,
+)
+
+from .settings import RabbitMQSettings
+
+
+class TopologyMismatchError(BackendError, ConfigurationError):
+    """A queue or exchange exists with other arguments than these settings declare."""
+
+
+class AccessRefusedError(BackendError, ConfigurationError):
+    """RabbitMQ refused the credentials or the permissions (fix the URL or the user's rights)."""
+
+
+_AUTH_ERRORS = (
+    amq.AuthenticationError,
+    amq.ProbableAuthenticationError,
+    amq.ChannelAccessRefused,
+    amq.ConnectionNotAllowed,
+    pex.ProbableAuthenticationError,
+    pex.ProbableAccessDeniedError,
+    pex.AuthenticationError,
+)
+_UNAVAILABLE = (
+    amq.AMQPConnectionError,
+    amq.ChannelInvalidStateError,
+    amq.AMQPChannelError,
+    amq.AMQPError,
+    pex.AMQPConnectionError,
+    pex.AMQPChannelError,
+    pex.ConnectionWrongStateError,
+    pex.ChannelWrongStateError,
+    pex.AMQPError,
+    ConnectionError,
+    OSError,
+    RuntimeError,
+)
+
+
+def _reply_code(exc: BaseException) -> int | None:
+    if isinstance(exc, pex.ChannelClosed | pex.ConnectionClosed):
+        return int(exc.reply_code)
+    if isinstance(exc, amq.ChannelNotFoundEntity):
+        return 404
+    if isinstance(exc, amq.ChannelPreconditionFailed):
+        return 406
+    return None
+
+
+def translate(
+    exc: BaseException,
+    settings: RabbitMQSettings,
+    action: str,
+    *,
+    queue: str | None = None,
+    timeout: float | None = None,
+) -> BrokerJobsError:
+    """The brokerjobs error for ``exc`` raised while doing ``action`` (e.g. "publish to 'q'")."""
+    if isinstance(exc, BrokerJobsError):
+        return exc
+    detail = settings.scrub(f"{type(exc).__name__}: {exc}")
+    where = f"RabbitMQ at {settings.safe_url}"
+    if isinstance(exc, TimeoutError):
+        limit = f" within {timeout:g} s" if timeout else ""
+        return BrokerUnavailableError(
+            f"{action}: no answer from {where}{limit} (broker down, blocked by a resource "
+            "alarm, or the network is cut); try again later"
+        )
+    if isinstance(exc, amq.PublishError | pex.UnroutableError):
+        return PublishRejectedError(
+            f"{action}: the message was returned as unroutable; is the queue declared? "
+            "(run the worker once or call backend.declare(queue))"
+        )
+    if isinstance(exc, amq.DeliveryError | pex.NackError):
+        return PublishRejectedError(
+            f"{action}: {where} refused the message (negative confirm: the queue may be "
+            "full or unavailable)"
+        )
+    code = _reply_code(exc)
+    if code == 404:
+        if queue is not None and not action.startswith("publish"):
+            return QueueNotFoundError(queue, "declare it first (backend.declare or the worker)")
+        return PublishRejectedError(
+            f"{action}: the queue or its delay exchanges do not exist ({detail}); "
+            "declare the queue first (backend.declare or the worker)"
+        )
+    if code == 406:
+        return TopologyMismatchError(f"{action}: {where} refused a declaration ({detail})")
+    if isinstance(exc, _AUTH_ERRORS) or code in (403, 530):
+        return AccessRefusedError(
+            f"{action}: {where} refused access ({detail}); check the user, password and "
+            "virtual host permissions in BROKERJOBS_RABBITMQ_URL"
+        )
+    if isinstance(exc, _UNAVAILABLE):
+        return BrokerUnavailableError(
+            f"{action}: lost or could not open the connection to {where} ({detail}); "
+            "is RabbitMQ running? (rabbitmq-server -detached)"
+        )
+    return BackendError(f"{action}: unexpected error from {where} ({detail})")
