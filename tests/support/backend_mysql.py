@@ -49,4 +49,4 @@ class MySQLHarness(SQLHarness):
 
 
 HARNESS = MySQLHarness
-MARKS: list[pytest.MarkDecorator] = []
+MARKS = [pytest.mark.mysql]

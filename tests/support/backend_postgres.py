@@ -55,4 +55,4 @@ async def delete_rows(backends: list[SQLBackend], prefix: str) -> None:
 
 
 HARNESS = PostgresHarness
-MARKS: list[pytest.MarkDecorator] = []
+MARKS = [pytest.mark.postgres]

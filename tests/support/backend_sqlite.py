@@ -68,4 +68,4 @@ class SQLiteHarness(SQLHarness):
 
 
 HARNESS = SQLiteHarness
-MARKS: list[pytest.MarkDecorator] = []
+MARKS = [pytest.mark.sqlite]

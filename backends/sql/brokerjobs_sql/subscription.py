@@ -60,6 +60,8 @@ class SQLSubscription(Subscription):
         while not self._stopped:
             room = self.prefetch - len(self._owned)
             if room <= 0:
+                # Only a settle frees room; an earlier wake-up must not make this spin.
+                self._wake.clear()
                 await self._sleep(None)
                 continue
             self._wake.clear()
