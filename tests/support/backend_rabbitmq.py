@@ -13,10 +13,10 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
-
-from brokerjobs.backend import Backend
 from brokerjobs_rabbitmq import RabbitMQBackend, RabbitMQSettings
 from brokerjobs_rabbitmq.topology import delete_async
+
+from brokerjobs.backend import Backend
 from tests.support.harness import BackendHarness
 
 START_HINT = (

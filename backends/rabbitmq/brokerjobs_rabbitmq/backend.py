@@ -28,7 +28,7 @@ from brokerjobs.errors import BrokerJobsError, DeliveryLostError, PublishRejecte
 from . import headers as hdr
 from . import operations
 from .connection import AsyncConnector
-from .consumer import Receipt, RabbitMQSubscription
+from .consumer import RabbitMQSubscription, Receipt
 from .publisher_async import AsyncPublisher, Outgoing
 from .publisher_sync import SyncPublisher
 from .settings import RabbitMQSettings, load_settings
@@ -94,7 +94,11 @@ class RabbitMQBackend(Backend):
 
     async def _control_channel(self) -> aiormq.abc.AbstractChannel:
         connection = await self._connection()
-        if self._control is None or self._control.is_closed or self._control.connection is not connection:
+        if (
+            self._control is None
+            or self._control.is_closed
+            or self._control.connection is not connection
+        ):
             self._control = await self._channel("open a control channel")
         return self._control
 
@@ -276,7 +280,9 @@ class RabbitMQBackend(Backend):
                 self._dead_letter_channel, queue, names, limit, self.settings.delivery_limit
             )
         except Exception as exc:
-            raise translate(exc, self.settings, f"list dead letters of {queue!r}", queue=queue) from None
+            raise translate(
+                exc, self.settings, f"list dead letters of {queue!r}", queue=queue
+            ) from None
 
     async def replay_dead_letters(
         self, queue: str, *, message_ids: Sequence[str] | None = None, limit: int | None = None
@@ -288,14 +294,18 @@ class RabbitMQBackend(Backend):
                 self._dead_letter_channel, self._publisher, names, message_ids, limit
             )
         except Exception as exc:
-            raise translate(exc, self.settings, f"replay dead letters of {queue!r}", queue=queue) from None
+            raise translate(
+                exc, self.settings, f"replay dead letters of {queue!r}", queue=queue
+            ) from None
 
     async def purge_dead_letters(self, queue: str) -> int:
         names = self.topology.names(queue)
         try:
             return await operations.purge_dead_letters(self._dead_letter_channel, names)
         except Exception as exc:
-            raise translate(exc, self.settings, f"purge dead letters of {queue!r}", queue=queue) from None
+            raise translate(
+                exc, self.settings, f"purge dead letters of {queue!r}", queue=queue
+            ) from None
 
     async def _dead_letter_channel(self) -> aiormq.abc.AbstractChannel:
         return await self._channel("open a dead-letter channel")

@@ -8,6 +8,7 @@ socket of every connection it opened, so that a test harness can drop them abrup
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from typing import Any
 
@@ -88,8 +89,7 @@ class AsyncConnector:
 async def _close_quietly(connection: aiormq.abc.AbstractConnection) -> None:
     if connection.is_closed:
         return
-    try:
+    # A connection that cannot close cleanly is gone for our purposes.
+    with contextlib.suppress(Exception):
         async with asyncio.timeout(5):
             await connection.close()
-    except Exception:  # noqa: S110 - a connection that cannot close cleanly is gone anyway
-        pass

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +88,9 @@ class RabbitMQSubscription(Subscription):
             if ok.consumer_tag is not None:
                 self._consumer_tags.append(ok.consumer_tag)
 
-    def _receiver(self, index: int) -> Callable[[aiormq.abc.DeliveredMessage], Awaitable[None]]:
+    def _receiver(
+        self, index: int
+    ) -> Callable[[aiormq.abc.DeliveredMessage], Coroutine[Any, Any, None]]:
         queue = self._queues[index][0]
         buffer = self._buffers[index]
         channel = self._channel
@@ -163,11 +165,12 @@ class RabbitMQSubscription(Subscription):
         try:
             async with asyncio.timeout(5):
                 for tag in self._consumer_tags:
-                    callback = self._channel.consumers.get(tag)
+                    consumers: dict[str, Any] = getattr(self._channel, "consumers", {})
+                    callback = consumers.get(tag)
                     await self._channel.basic_cancel(tag)
                     if callback is not None:
                         # aiormq drops deliveries for unknown tags, leaving them unacked.
-                        self._channel.consumers[tag] = callback
+                        consumers[tag] = callback
         except Exception as exc:
             log.warning("could not cancel the consumer cleanly: %s", exc)
         # Deliveries already read off the socket run as tasks; let them reach the buffers.
@@ -233,8 +236,10 @@ class RabbitMQSubscription(Subscription):
             for queue in self.unsettled:
                 self.unsettled[queue] = 0
             return
-        reason = "closed" if future.cancelled() or future.exception() is None else (
-            f"closed: {type(future.exception()).__name__}: {future.exception()}"
+        reason = (
+            "closed"
+            if future.cancelled() or future.exception() is None
+            else (f"closed: {type(future.exception()).__name__}: {future.exception()}")
         )
         self._fail(
             BrokerUnavailableError(

@@ -10,6 +10,7 @@ the dead letter, so a crash in between duplicates rather than loses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
@@ -58,7 +59,9 @@ def _dead_letter(queue: str, message: aiormq.abc.DeliveredMessage, limit: int) -
     )
 
 
-async def _get(channel: aiormq.abc.AbstractChannel, queue: str) -> aiormq.abc.DeliveredMessage | None:
+async def _get(
+    channel: aiormq.abc.AbstractChannel, queue: str
+) -> aiormq.abc.DeliveredMessage | None:
     message = await channel.basic_get(queue, no_ack=False)
     if isinstance(message.delivery, Basic.GetEmpty):
         return None
@@ -129,8 +132,7 @@ async def purge_dead_letters(open_channel: ChannelFactory, names: QueueNames) ->
 async def _close(channel: aiormq.abc.AbstractChannel) -> None:
     if channel.is_closed:
         return
-    try:
+    # Unacked messages go back to the queue when the channel dies anyway.
+    with contextlib.suppress(Exception):
         async with asyncio.timeout(5):
             await channel.close()
-    except Exception:  # noqa: S110 - unacked messages go back when the channel dies anyway
-        pass

@@ -11,6 +11,7 @@ together (pipelined confirms).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,8 +65,10 @@ def batch_error(action: str, failures: list[BrokerJobsError], total: int) -> Bac
         f"{action}: {accepted} of {total} messages were accepted, {len(failures)} were not; "
         f"publish those again. First error: {first}"
     )
-    error = BatchRejectedError(text) if isinstance(first, PublishRejectedError) else (
-        BatchUnavailableError(text)
+    error = (
+        BatchRejectedError(text)
+        if isinstance(first, PublishRejectedError)
+        else (BatchUnavailableError(text))
     )
     error.accepted, error.total = accepted, total
     return error
@@ -156,8 +159,7 @@ class AsyncPublisher:
         if state is None or state.connection is None:
             return
         if state.loop is asyncio.get_running_loop():
-            try:
+            # Closing a broken connection has nothing to report.
+            with contextlib.suppress(Exception):
                 async with asyncio.timeout(5):
                     await state.connection.close()
-            except Exception:  # noqa: S110 - closing a broken connection has nothing to report
-                pass

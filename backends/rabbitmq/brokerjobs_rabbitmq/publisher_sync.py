@@ -14,6 +14,7 @@ a publish whose confirm does not arrive in time. Both raise
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
@@ -32,7 +33,7 @@ from .topology import Declaration, apply_sync
 from .translate import translate
 
 
-class _ConfirmTimeout(pex.AMQPConnectionError):
+class _ConfirmTimeout(pex.AMQPConnectionError):  # type: ignore[misc]
     """Raised inside pika when a confirm did not arrive within the publish timeout."""
 
 
@@ -66,10 +67,9 @@ class _ThreadConnection:
 
     def close(self) -> None:
         if self.pid == os.getpid() and self.connection.is_open:
-            try:
+            # Closing a broken connection has nothing to report.
+            with contextlib.suppress(Exception):
                 self.connection.close()
-            except Exception:  # noqa: S110 - closing a broken connection has nothing to report
-                pass
 
 
 class _BatchChannel:
@@ -203,7 +203,8 @@ class SyncPublisher:
             except BrokerJobsError:
                 raise
             except _ConfirmTimeout as exc:
-                raise translate(TimeoutError(str(exc)), self._settings, action, timeout=timeout)
+                error = translate(TimeoutError(str(exc)), self._settings, action, timeout=timeout)
+                raise error from None
             except Exception as exc:
                 if not connection.usable:
                     self._local.connection = None

@@ -29,7 +29,7 @@ class RabbitMQSettings(BaseSettings):
     prefix: str = "brokerjobs."
     """Prepended to every queue and exchange name this backend creates."""
     queue_type: QueueType = "quorum"
-    """Work queues and DLQs: ``quorum`` (poison-message bound, safe dead-lettering) or ``classic``."""
+    """Work queues: ``quorum`` (poison-message bound, safe dead-lettering) or ``classic``."""
     delivery_limit: int = Field(default=20, ge=1)
     """Quorum queues: deliveries without a settlement (worker crashes) before the DLQ."""
     prefetch: int = Field(default=32, ge=1)
@@ -60,7 +60,9 @@ class RabbitMQSettings(BaseSettings):
     def _check_url(cls, value: SecretStr) -> SecretStr:
         scheme = urlsplit(value.get_secret_value()).scheme
         if scheme not in ("amqp", "amqps"):
-            raise ValueError(f"the RabbitMQ URL must start with amqp:// or amqps://, not {scheme}://")
+            raise ValueError(
+                f"the RabbitMQ URL must start with amqp:// or amqps://, not {scheme}://"
+            )
         return value
 
     @property
