@@ -20,6 +20,7 @@ GROUP = "brokerjobs.backends"
 _lock = threading.Lock()
 _instances: dict[str, Backend] = {}
 _owner_pid = os.getpid()
+_override: Backend | None = None
 
 
 def installed_backends() -> dict[str, EntryPoint]:
@@ -49,6 +50,8 @@ def get_backend(spec: str | Backend | None = None) -> Backend:
     """The backend for ``spec``: an instance as is, a name from the cache, or the default."""
     if isinstance(spec, Backend):
         return spec
+    if _override is not None:
+        return _override
     if spec is None:
         configured = config.default_backend_instance()
         if configured is not None:
@@ -65,6 +68,17 @@ def get_backend(spec: str | Backend | None = None) -> Backend:
             backend = backend_class(spec).from_options(**config.backend_options(spec))
             _instances[spec] = backend
         return backend
+
+
+def override(backend: Backend | None) -> Backend | None:
+    """Make every name (and the default) resolve to ``backend``; None undoes it.
+
+    For tests (``brokerjobs.testing``): one in-memory backend stands in for every
+    configured broker. Returns the previous override so it can be restored.
+    """
+    global _override
+    previous, _override = _override, backend
+    return previous
 
 
 def forget_backends() -> None:
