@@ -61,6 +61,11 @@ class SQLBackend(Backend):
         self._executor_pid = 0
         self._subscriptions: weakref.WeakSet[SQLSubscription] = weakref.WeakSet()
 
+    @property
+    def lease(self) -> float:
+        """Seconds a claim or heartbeat keeps a row owned (the worker heartbeats by it)."""
+        return self.lease_seconds
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.store.dialect.describe()}>"
 
