@@ -9,15 +9,16 @@ region apply. Every test gets its own queue-name prefix; ``aclose`` deletes its 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any
 
 import boto3
 import pytest
+from brokerjobs_sqs import SQSBackend
 
 from brokerjobs.backend import Backend
-from brokerjobs_sqs import SQSBackend
 from tests.support.harness import BackendHarness
 
 _server_lock = threading.Lock()
@@ -31,6 +32,7 @@ def _moto_url() -> str:
         if _server_url is None:
             from moto.server import ThreadedMotoServer
 
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             server.start()
             host, port = server.get_host_and_port()

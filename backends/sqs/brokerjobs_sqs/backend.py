@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Self
 
 from pydantic import ValidationError
@@ -83,9 +83,13 @@ class SQSBackend(Backend):
             f"queue_prefix={s.queue_prefix!r}, auto_create={s.auto_create})"
         )
 
-    def on_api_call(self, handler: Any) -> None:
-        """Call ``handler(**kwargs)`` before every SQS API call (botocore ``before-call``)."""
-        self._clients.register("before-call.sqs", handler)
+    def add_event_hook(self, event: str, handler: Callable[..., Any]) -> None:
+        """Register a botocore event handler on this backend's client (and its successors).
+
+        For instrumentation and fault injection, e.g. ``"before-call.sqs"`` to count API
+        calls or ``"after-call.sqs.SendMessageBatch"`` to inspect batch results.
+        """
+        self._clients.register(event, handler)
 
     # -- publishing --------------------------------------------------------------------
     async def publish(self, queue: str, message: OutgoingMessage) -> None:
