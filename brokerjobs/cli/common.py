@@ -1,0 +1,142 @@
+"""What every command shares: error handling, backend and app options, logging setup."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from brokerjobs import config
+from brokerjobs.backend import Backend
+from brokerjobs.discovery import get_backend
+from brokerjobs.errors import BrokerJobsError, UnknownBackendError
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CommandFailed(click.ClickException):
+    """A runtime failure (exit 1), printed as one ``Error: ...`` line."""
+
+
+class UsageProblem(click.ClickException):
+    """A wrong value given by the user (exit 2), printed as one line without the usage."""
+
+    exit_code = 2
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine, turning brokerjobs errors into one-line CLI errors."""
+    try:
+        return asyncio.run(factory())
+    except UnknownBackendError as exc:
+        raise UsageProblem("--backend", str(exc)) from None
+    except BrokerJobsError as exc:
+        raise CommandFailed(str(exc)) from None
+
+
+def backend_option(func: F) -> F:
+    """``--backend NAME`` (default: BROKERJOBS_BACKEND, else the configured default)."""
+    return click.option(
+        "--backend",
+        "backend_name",
+        metavar="NAME",
+        help="Backend to use (default: $BROKERJOBS_BACKEND, else sqlite).",
+    )(func)
+
+
+def app_option(func: F) -> F:
+    """``--app MODULE`` (repeatable, comma-separated; default $BROKERJOBS_APP)."""
+    return click.option(
+        "--app",
+        "apps",
+        metavar="MODULE",
+        multiple=True,
+        envvar="BROKERJOBS_APP",
+        help="Module(s) to import so their jobs are registered (default: $BROKERJOBS_APP).",
+    )(func)
+
+
+def open_backend(name: str | None) -> Backend:
+    """The backend named ``name`` (or the configured default), as a one-line error if unknown."""
+    try:
+        return get_backend(name or config.settings().backend)
+    except UnknownBackendError as exc:
+        raise UsageProblem("--backend", str(exc)) from None
+    except BrokerJobsError as exc:
+        raise CommandFailed(str(exc)) from None
+
+
+async def close_backend(backend: Backend) -> None:
+    try:
+        await backend.aclose()
+    finally:
+        backend.close()
+
+
+def import_apps(apps: tuple[str, ...]) -> list[str]:
+    """Import every module named in ``apps`` (from the current directory too)."""
+    names = [name.strip() for value in apps for name in value.split(",") if name.strip()]
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise UsageProblem("--app", f"cannot import {name!r}: {exc}") from None
+    return names
+
+
+def split_queues(value: str | None) -> list[str]:
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+def async_command(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+    """Let a click command be an ``async def``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        async def call() -> T:
+            return await func(*args, **kwargs)
+
+        return run_async(call)
+
+    return wrapper
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log record, for containers' log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document, ensure_ascii=False)
+
+
+def setup_logging(log_format: str, level: str = "INFO") -> None:
+    """Logs go to stderr: plain text, or JSON lines with ``--log-format json``."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

@@ -1,0 +1,150 @@
+"""``brokerjobs consume``: run a worker (or several, with --processes)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from brokerjobs import config
+from brokerjobs.cli.common import (
+    UsageProblem,
+    app_option,
+    backend_option,
+    close_backend,
+    import_apps,
+    open_backend,
+    run_async,
+    setup_logging,
+    split_queues,
+)
+from brokerjobs.cli.output import reporter
+from brokerjobs.errors import BrokerJobsError
+from brokerjobs.worker import Worker
+from brokerjobs.worker.shutdown import install_signal_handlers
+from brokerjobs.worker.supervisor import Supervisor
+
+
+@click.command()
+@backend_option
+@app_option
+@click.option(
+    "--queue",
+    "queue_list",
+    default="default",
+    show_default=True,
+    metavar="A,B,C",
+    help="Queues to consume, highest priority first.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Jobs in flight per process.",
+)
+@click.option(
+    "--prefetch",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Deliveries each queue may hold ahead of free slots [default: concurrency].",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes, under a supervisor that restarts any that dies.",
+)
+@click.option(
+    "--shutdown-timeout",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds running jobs get to finish after SIGTERM.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line (for containers).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
+def consume(
+    backend_name: str | None,
+    apps: tuple[str, ...],
+    queue_list: str,
+    concurrency: int,
+    prefetch: int | None,
+    processes: int,
+    shutdown_timeout: float,
+    log_format: str,
+    log_level: str,
+) -> None:
+    """Run jobs from the queues until SIGTERM/SIGINT.
+
+    Prints one line per finished attempt (✔ done, ✖ retrying, ☠ dead-lettered). The
+    first SIGTERM/SIGINT stops fetching, gives back prefetched messages and lets running
+    jobs finish within --shutdown-timeout; a second one stops at once (unfinished jobs
+    are redelivered).
+    """
+    setup_logging(log_format, log_level)
+    queues = split_queues(queue_list)
+    if not queues:
+        raise UsageProblem("--queue", "give at least one queue")
+    names = import_apps(apps)
+    backend_name = backend_name or config.settings().backend
+    if processes > 1:
+        command = [
+            sys.executable,
+            "-m",
+            "brokerjobs.cli",
+            "consume",
+            "--backend",
+            backend_name,
+            "--queue",
+            ",".join(queues),
+            "--concurrency",
+            str(concurrency),
+            "--shutdown-timeout",
+            str(shutdown_timeout),
+            "--log-format",
+            log_format,
+            "--log-level",
+            log_level,
+        ]
+        for name in names:
+            command += ["--app", name]
+        if prefetch is not None:
+            command += ["--prefetch", str(prefetch)]
+        open_backend(backend_name)  # fail fast on a bad name, before forking anything
+        sys.exit(Supervisor(command, processes).run())
+    backend = open_backend(backend_name)
+    try:
+        worker = Worker(
+            backend,
+            queues,
+            concurrency=concurrency,
+            prefetch=prefetch,
+            shutdown_timeout=shutdown_timeout,
+            hooks=reporter(log_format),
+        )
+    except BrokerJobsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    async def work() -> bool:
+        remove = install_signal_handlers(worker)
+        try:
+            return await worker.run()
+        finally:
+            remove()
+            await close_backend(backend)
+
+    clean = run_async(work)
+    sys.exit(0 if clean else 1)
