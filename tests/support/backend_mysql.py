@@ -10,8 +10,8 @@ import os
 from typing import ClassVar
 
 import pytest
-
 from brokerjobs_sql import MySQLBackend, SQLBackend
+
 from tests.support.backend_postgres import delete_rows
 from tests.support.backend_sqlite import LEASE_SECONDS, SQLHarness
 
@@ -22,7 +22,6 @@ START = "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariad
 def require_mysql(url: str = URL) -> None:
     """Fail the test with instructions when MariaDB/MySQL cannot be reached."""
     import pymysql
-
     from brokerjobs_sql.urls import mysql_connect_args
 
     try:

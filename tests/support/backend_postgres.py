@@ -10,8 +10,8 @@ import os
 from typing import ClassVar
 
 import pytest
-
 from brokerjobs_sql import PostgresBackend, SQLBackend
+
 from tests.support.backend_sqlite import LEASE_SECONDS, SQLHarness
 
 URL = os.environ.get("BROKERJOBS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from brokerjobs_sql import SQLBackend, SQLiteBackend
 
 from brokerjobs.backend import Backend
-from brokerjobs_sql import SQLBackend, SQLiteBackend
 from tests.support.harness import BackendHarness
 
 LEASE_SECONDS = 2.0
@@ -33,7 +33,7 @@ class SQLHarness(BackendHarness):
         """A backend of the database under test (not yet tracked)."""
         raise NotImplementedError
 
-    async def new_backend(self) -> Backend:
+    async def new_backend(self) -> SQLBackend:
         backend = self.make_backend()
         self.backends.append(backend)
         return backend

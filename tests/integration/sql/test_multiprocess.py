@@ -15,7 +15,7 @@ from brokerjobs.backend import OutgoingMessage
 from tests.integration.sql.conftest import POSTGRES, SQLITE
 from tests.integration.sql.consumer import consume_into_ledger
 from tests.support.backend_postgres import URL as POSTGRES_URL
-from tests.support.backend_sqlite import LEASE_SECONDS, SQLHarness
+from tests.support.backend_sqlite import LEASE_SECONDS, SQLHarness, SQLiteHarness
 from tests.support.harness import eventually
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,9 @@ async def run_consumers(
     sent = {f"job-{i}" for i in range(JOBS)}
     backend.publish_batch_sync(queue, [OutgoingMessage(m.encode(), m) for m in sorted(sent)])
 
-    kind, target = ("sqlite", str(db.path)) if db.name == "sqlite" else ("postgres", POSTGRES_URL)
+    kind, target = ("postgres", POSTGRES_URL)
+    if isinstance(db, SQLiteHarness):
+        kind, target = "sqlite", str(db.path)
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     processes: list[SpawnProcess] = [
