@@ -68,10 +68,33 @@ def app_option(func: F) -> F:
     )(func)
 
 
-def open_backend(name: str | None) -> Backend:
-    """The backend named ``name`` (or the configured default), as a one-line error if unknown."""
+OPTIONS_ENV = "BROKERJOBS_BACKEND_OPTIONS"
+
+
+def backend_options_from_env(name: str) -> None:
+    """Apply ``$BROKERJOBS_BACKEND_OPTIONS`` (a JSON object of the backend's options)."""
+    raw = os.environ.get(OPTIONS_ENV)
+    if not raw:
+        return
     try:
-        return get_backend(name or config.settings().backend)
+        options = json.loads(raw)
+    except ValueError as exc:
+        raise UsageProblem(OPTIONS_ENV, f"not valid JSON: {exc}") from None
+    if not isinstance(options, dict):
+        raise UsageProblem(OPTIONS_ENV, "must be a JSON object of backend options")
+    config.configure(backend_options={name: options})
+
+
+def open_backend(name: str | None) -> Backend:
+    """The backend named ``name`` (or the configured default), as a one-line error if unknown.
+
+    ``$BROKERJOBS_BACKEND_OPTIONS`` may give it options that have no environment
+    variable of their own, as JSON: ``{"lease_seconds": 60}``.
+    """
+    name = name or config.settings().backend
+    backend_options_from_env(name)
+    try:
+        return get_backend(name)
     except UnknownBackendError as exc:
         raise UsageProblem("--backend", str(exc)) from None
     except BrokerJobsError as exc:

@@ -104,7 +104,8 @@ class Supervisor:
                     continue
                 del self._children[index]
                 if stopping:
-                    failures += code != 0
+                    # Killed by the very signal we forwarded: it had not started consuming.
+                    failures += code not in (0, *(-signum for signum in self._signals))
                     log.info(
                         "worker %d (pid %d) stopped with %s",
                         index,

@@ -1,0 +1,98 @@
+"""Helpers for subprocess-level worker tests: start real ``brokerjobs consume`` processes.
+
+A child process must reach the test's broker: a harness says how with an optional
+``subprocess_env() -> dict[str, str]`` (``BROKERJOBS_BACKEND`` plus the backend's own
+variables; ``BROKERJOBS_BACKEND_OPTIONS`` as JSON for options without a variable).
+The memory backend cannot cross processes, so these tests skip on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.support.harness import BackendHarness
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def child_env(harness: BackendHarness) -> dict[str, str]:
+    """Environment for a worker process using ``harness``'s broker, or skip the test."""
+    provider = getattr(harness, "subprocess_env", None)
+    extra: dict[str, str] | None = None
+    if provider is not None:
+        try:
+            extra = dict(provider())
+        except NotImplementedError:
+            extra = None
+    if extra is None and harness.name == "sqlite":
+        # Until the harness grows subprocess_env(): the same file, the same short lease.
+        options = {"path": str(harness.path), "lease_seconds": 2.0, "poll_interval": 0.05}
+        extra = {"BROKERJOBS_BACKEND": "sqlite", "BROKERJOBS_BACKEND_OPTIONS": json.dumps(options)}
+    if extra is None:
+        pytest.skip(
+            f"the {harness.name} backend cannot be reached from another process "
+            "(the memory backend lives inside one process)"
+        )
+    env = {**os.environ, **extra}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+class WorkerProcess:
+    """A ``brokerjobs consume`` child; its stderr goes to a file the test can read."""
+
+    def __init__(self, env: dict[str, str], args: Sequence[str], log: Path) -> None:
+        self.log = log
+        self._stderr = log.open("ab")
+        command = [
+            sys.executable,
+            "-m",
+            "brokerjobs.cli",
+            "consume",
+            "--app",
+            "tests.worker.jobs",
+            *args,
+        ]
+        self.process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=self._stderr, stderr=self._stderr
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._stderr.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._stderr.close()
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def interrupt_all(workers: Sequence[WorkerProcess]) -> None:
+    for worker in workers:
+        if worker.process.poll() is None:
+            worker.signal(signal.SIGKILL)
