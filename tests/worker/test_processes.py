@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import uuid
@@ -138,8 +139,8 @@ async def test_poison_job_killing_its_worker_ends_in_the_dlq_after_bounded_deliv
         dead = await dead_letter(
             backend, queue, message_id, timeout=3 * harness.redelivery_timeout + 30
         )
-    except AssertionError:
-        raise AssertionError(f"not dead-lettered; {lines(evidence)}\n{supervisor.output()}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {lines(evidence)}\n{supervisor.output()}") from None
     assert "poison message" in dead.reason
     assert len([line for line in lines(evidence) if line.startswith("start")]) == 2
     # The supervisor restarted the dead worker each time, and still serves the queue.
@@ -167,15 +168,13 @@ async def test_supervisor_restarts_a_killed_child_without_touching_the_others(
 
     await eventually(both_started, timeout=30)
     pids = [int(p) for p in re.findall(r"worker \d started \(pid (\d+)\)", supervisor.output())]
-    import os
-
     os.kill(pids[0], signal.SIGKILL)
 
     async def restarted() -> bool:
         return len(re.findall(r"worker 0 started", supervisor.output())) >= 2
 
     await eventually(restarted, timeout=30)
-    assert "worker 0 (pid %d) died with signal SIGKILL" % pids[0] in supervisor.output()
+    assert f"worker 0 (pid {pids[0]}) died with signal SIGKILL" in supervisor.output()
     os.kill(pids[1], 0)  # the other child is untouched
     supervisor.signal(signal.SIGTERM)
     assert supervisor.wait(30) == 0, supervisor.output()
