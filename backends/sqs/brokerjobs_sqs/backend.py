@@ -152,10 +152,18 @@ class SQSBackend(Backend):
         receipt = self._claim(delivery)
         await self._batcher().delete(receipt.ref.url, receipt.ref.sqs_name, receipt.handle)
 
+    def _group_mates(self, receipt: Receipt) -> list[Receipt]:
+        if receipt.ref.fifo and receipt.owner is not None:
+            return receipt.owner.take_group(receipt)
+        return []
+
     async def retry(self, delivery: Delivery, *, delay: float, reason: str) -> None:
         # SQS cannot attach the reason to a visibility change; the worker logs it.
         receipt = self._claim(delivery)
+        mates = self._group_mates(receipt)
         await self._clients.run(self._settler.retry, receipt, max(0.0, delay))
+        if mates:
+            await self._clients.run(self._settler.release, mates)
 
     async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
         receipt = self._claim(delivery)
@@ -167,7 +175,7 @@ class SQSBackend(Backend):
 
     async def release(self, delivery: Delivery) -> None:
         receipt = self._claim(delivery)
-        await self._clients.run(self._settler.release, [receipt])
+        await self._clients.run(self._settler.release, [receipt, *self._group_mates(receipt)])
 
     # -- topology and operations -------------------------------------------------------
     async def declare(self, queue: str) -> None:

@@ -19,6 +19,7 @@ import boto3
 from botocore.config import Config
 
 from brokerjobs_sqs.settings import SQSSettings
+from brokerjobs_sqs.translate import translated
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -58,7 +59,8 @@ class ClientHolder:
         if client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = self._make_client()
+                    with translated("client setup"):
+                        self._client = self._make_client()
                 client = self._client
         return client
 

@@ -81,7 +81,8 @@ class QueueDirectory:
             ref = self._refs.get(queue)
             if ref is None:
                 allowed = self._settings.auto_create if create is None else create
-                ref = self._resolve(queue, allowed)
+                with translated("resolving queue", queue):
+                    ref = self._resolve(queue, allowed)
                 self._refs[queue] = ref
             return ref
 

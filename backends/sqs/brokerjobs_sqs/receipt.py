@@ -19,6 +19,8 @@ class Owner(Protocol):
 
     def forget(self, receipt: Receipt) -> None: ...
 
+    def take_group(self, receipt: Receipt) -> list[Receipt]: ...
+
 
 @dataclass(eq=False, slots=True)
 class Receipt:

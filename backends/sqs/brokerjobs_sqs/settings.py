@@ -6,6 +6,8 @@ unless given here; when given they are :class:`~pydantic.SecretStr` and never pr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator
@@ -75,6 +77,11 @@ class SQSSettings(BaseSettings):
                 "would expire dead letters early"
             )
         return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A password in the endpoint URL must not reach logs through repr().
+        for name, value in super().__repr_args__():
+            yield name, self.safe_endpoint() if name == "endpoint_url" else value
 
     def safe_endpoint(self) -> str | None:
         """The endpoint URL without any user:password part, fit for logs and reprs."""

@@ -109,6 +109,22 @@ class SQSSubscription(Subscription):
             handle.cancel()
         self._room.set()
 
+    def take_group(self, receipt: Receipt) -> list[Receipt]:
+        """Unyielded messages of ``receipt``'s FIFO group, now settled by the caller.
+
+        When a FIFO message goes back to its queue, the later ones of its group fetched in
+        the same batch must go back too, or they would overtake it.
+        """
+        mates = [
+            r
+            for r in self._buffers[receipt.ref.name]
+            if r in self._unyielded and r.group == receipt.group and r.ref is receipt.ref
+        ]
+        for mate in mates:
+            mate.settled = True
+            self.forget(mate)
+        return mates
+
     # -- polling -----------------------------------------------------------------------
     def _free(self) -> int:
         return self._prefetch - len(self._owned) - self._reserved
