@@ -8,6 +8,7 @@ per thread, one pika connection for sync publishing. See ``docs/backends/rabbitm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import weakref
 from collections.abc import Sequence
@@ -55,7 +56,7 @@ class RabbitMQBackend(Backend):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer_connection: aiormq.abc.AbstractConnection | None = None
         self._control: aiormq.abc.AbstractChannel | None = None
-        self._connect_lock: asyncio.Lock | None = None
+        self._locks_of_loop: tuple[asyncio.Lock, asyncio.Lock] | None = None
         self._subscriptions: weakref.WeakSet[RabbitMQSubscription] = weakref.WeakSet()
 
     @classmethod
@@ -73,13 +74,17 @@ class RabbitMQBackend(Backend):
             return frozenset(self._declared)
 
     # -- connections -------------------------------------------------------------------
-    async def _connection(self) -> aiormq.abc.AbstractConnection:
+    def _locks(self) -> tuple[asyncio.Lock, asyncio.Lock]:
+        """The connect and declare locks of the running loop (connections are per loop)."""
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
+        if self._loop is not loop or self._locks_of_loop is None:
             self._loop, self._consumer_connection, self._control = loop, None, None
-            self._connect_lock = asyncio.Lock()
-        assert self._connect_lock is not None
-        async with self._connect_lock:
+            self._locks_of_loop = (asyncio.Lock(), asyncio.Lock())
+        return self._locks_of_loop
+
+    async def _connection(self) -> aiormq.abc.AbstractConnection:
+        connect_lock, _ = self._locks()
+        async with connect_lock:
             connection = self._consumer_connection
             if connection is None or connection.is_closed:
                 connection = self._consumer_connection = await self._connector.connect("consumer")
@@ -170,6 +175,9 @@ class RabbitMQBackend(Backend):
         try:
             await subscription.start(max(1, prefetch))
         except Exception as exc:
+            if not channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await channel.close()
             raise translate(exc, self.settings, f"consume from {list(queues)}") from None
         self._subscriptions.add(subscription)
         return subscription
@@ -248,19 +256,30 @@ class RabbitMQBackend(Backend):
 
     # -- topology and operations --------------------------------------------------------
     async def declare(self, queue: str) -> None:
-        with self._declared_lock:
-            if queue in self._declared:
+        if queue in self.declared_queues:
+            return
+        _, declare_lock = self._locks()
+        # One declaration at a time: 500 tasks publishing to a new queue declare it once.
+        async with declare_lock:
+            if queue in self.declared_queues:
                 return
-        ops = self.topology.declarations(queue)
-        try:
-            await apply_async(await self._control_channel(), ops)
-        except Exception as exc:
-            error = translate(exc, self.settings, f"declare {queue!r}", queue=queue)
-            if isinstance(error, TopologyMismatchError):
-                raise TopologyMismatchError(declared_arguments_error(queue, str(exc))) from None
-            raise error from None
-        with self._declared_lock:
-            self._declared.add(queue)
+            ops = self.topology.declarations(queue)
+            try:
+                async with asyncio.timeout(self.settings.publish_timeout * 3):
+                    await apply_async(await self._control_channel(), ops)
+            except Exception as exc:
+                error = translate(
+                    exc,
+                    self.settings,
+                    f"declare {queue!r}",
+                    queue=queue,
+                    timeout=self.settings.publish_timeout * 3,
+                )
+                if isinstance(error, TopologyMismatchError):
+                    raise TopologyMismatchError(declared_arguments_error(queue, str(exc))) from None
+                raise error from None
+            with self._declared_lock:
+                self._declared.add(queue)
 
     async def stats(self, queue: str) -> QueueStats:
         names = self.topology.names(queue)

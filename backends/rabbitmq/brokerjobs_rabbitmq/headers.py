@@ -8,6 +8,7 @@ sets the ``redelivered`` flag (classic queues cannot tell one crash from several
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -44,13 +45,12 @@ def header_attempt(headers: dict[str, Any] | None) -> int:
 def attempt(headers: dict[str, Any] | None, redelivered: bool) -> int:
     """The attempt number of a delivery (see the module docstring)."""
     base = header_attempt(headers)
-    delivery_count = (headers or {}).get("x-delivery-count")
-    if delivery_count is not None:
-        try:
-            return base + max(0, int(delivery_count))
-        except (TypeError, ValueError):
-            pass
-    return base + 1 if redelivered else base
+    crashes = 1 if redelivered else 0
+    # The redelivered flag is the floor: brokers that stop counting some returns in
+    # x-delivery-count (RabbitMQ 4.3) still count a crash as at least one attempt.
+    with contextlib.suppress(TypeError, ValueError):
+        crashes = max(crashes, int((headers or {}).get("x-delivery-count", 0)))
+    return base + crashes
 
 
 def with_attempt(headers: dict[str, Any] | None, value: int) -> dict[str, Any]:

@@ -211,7 +211,15 @@ class SyncPublisher:
                 raise translate(exc, self._settings, action, timeout=timeout) from None
 
     def declare(self, ops: list[Declaration], action: str) -> None:
-        self._run(action, lambda connection: apply_sync(connection.channel, ops))
+        def work(connection: _ThreadConnection) -> None:
+            timer = connection.deadline_timer(self._settings.publish_timeout * 3)
+            try:
+                apply_sync(connection.channel, ops)
+            finally:
+                if connection.connection.is_open:
+                    connection.cancel_timer(timer)
+
+        self._run(action, work)
 
     def publish(self, outgoing: Outgoing, action: str) -> None:
         """Publish one message and wait (bounded) for its confirm."""

@@ -60,10 +60,17 @@ class Topology:
         self.settings = settings
         self.levels = settings.delay_levels
         self.unit_ms = round(settings.delay_unit * 1000)
+        self._names: dict[str, QueueNames] = {}
         if self.unit_ms < 1:
             raise ValueError("delay_unit must be at least 1 ms")
 
     def names(self, queue: str) -> QueueNames:
+        names = self._names.get(queue)
+        if names is None:
+            names = self._names[queue] = self._make_names(queue)
+        return names
+
+    def _make_names(self, queue: str) -> QueueNames:
         base = f"{self.settings.prefix}{queue}"
         if len(base.encode()) > 240:
             raise ValueError(f"queue name {queue!r} is too long for RabbitMQ (255 bytes)")

@@ -162,3 +162,25 @@ async def test_passwords_never_appear_in_errors_reprs_or_logs(
         assert secret not in str(error)
     assert "******" in str(down.value)
     assert secret not in caplog.text
+
+
+async def test_sync_publish_declares_a_new_queue_and_concurrent_publishers_declare_once(
+    rabbit: RabbitMQHarness,
+) -> None:
+    backend = await rabbit.new_rabbitmq_backend()
+    fresh_sync, fresh_async = rabbit.queue("fresh-sync"), rabbit.queue("fresh-async")
+    sent = message(delay=0.5)
+    await asyncio.to_thread(backend.publish_sync, fresh_sync, sent)
+    many = [message() for _ in range(50)]
+    await asyncio.gather(*(backend.publish(fresh_async, m) for m in many))
+
+    consumer = await rabbit.new_rabbitmq_backend()
+    subscription = await consumer.consume([fresh_sync, fresh_async], prefetch=60)
+    seen: set[str] = set()
+    for _ in range(51):
+        delivery = await receive(subscription)
+        seen.add(delivery.message_id)
+        await consumer.ack(delivery)
+    assert seen == {sent.message_id} | {m.message_id for m in many}
+    await subscription.stop()
+    backend.close()
