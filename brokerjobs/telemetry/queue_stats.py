@@ -1,0 +1,139 @@
+"""The autoscaling signal: queue depth gauges, the same names on every backend.
+
+:class:`QueueStatsGauges` polls ``backend.stats(queue)`` on the event loop every
+``interval`` seconds and reports the last snapshot through observable gauges (the SDK
+collects on its own thread, where the async backend cannot be called):
+
+| metric | unit | meaning |
+| --- | --- | --- |
+| ``brokerjobs.queue.ready`` | ``{message}`` | deliverable now (delayed excluded) |
+| ``brokerjobs.queue.in_flight`` | ``{message}`` | delivered, not settled |
+| ``brokerjobs.queue.delayed`` | ``{message}`` | waiting for a delay or retry backoff |
+| ``brokerjobs.queue.dead`` | ``{message}`` | in the dead-letter queue |
+| ``brokerjobs.queue.oldest_ready_age`` | ``s`` | age of the oldest ready message, where known |
+
+Attributes: ``messaging.system`` and ``messaging.destination.name`` (the queue).
+:func:`stats_document` is the same data as JSON (``brokerjobs stats --json``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from typing import Any, Final
+
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+
+from brokerjobs.backend import Backend, QueueStats
+from brokerjobs.telemetry import semconv as sc
+
+log = logging.getLogger("brokerjobs.telemetry")
+
+FIELDS: Final = ("ready", "in_flight", "delayed", "dead", "oldest_ready_age")
+
+
+def stats_document(stats: Sequence[QueueStats], backend: str | None = None) -> dict[str, Any]:
+    """``{"backend": ..., "queues": [{"queue", "ready", "in_flight", ...}]}`` for JSON output."""
+    return {"backend": backend, "queues": [asdict(item) for item in stats]}
+
+
+class QueueStatsGauges:
+    """Polls queue stats and reports them as gauges; ``start()`` on the worker's loop."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        queues: Sequence[str],
+        *,
+        interval: float = 15.0,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
+        self.backend = backend
+        self.queues = list(queues)
+        self.interval = interval
+        self.system = sc.system_name(backend.name)
+        self.latest: dict[str, QueueStats] = {}
+        self.last_success: float | None = None
+        """Monotonic time of the last poll that read every queue."""
+        self._failing = False
+        self._task: asyncio.Task[None] | None = None
+        meter = (
+            meter_provider.get_meter("brokerjobs")
+            if meter_provider is not None
+            else metrics.get_meter("brokerjobs")
+        )
+        for field in FIELDS:
+            age = field == "oldest_ready_age"
+            meter.create_observable_gauge(
+                f"brokerjobs.queue.{field}",
+                callbacks=[self._observer(field)],
+                unit="s" if age else "{message}",
+                description=_DESCRIPTIONS[field],
+            )
+
+    def _observer(self, field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            for queue, stats in list(self.latest.items()):
+                value = getattr(stats, field)
+                if value is not None:
+                    yield Observation(
+                        value, {sc.MESSAGING_SYSTEM: self.system, sc.DESTINATION_NAME: queue}
+                    )
+
+        return observe
+
+    async def refresh(self) -> list[QueueStats]:
+        """Read every queue now; a queue that fails is dropped (no stale values reported)."""
+        results = await asyncio.gather(
+            *(self.backend.stats(queue) for queue in self.queues), return_exceptions=True
+        )
+        fresh: list[QueueStats] = []
+        for queue, result in zip(self.queues, results, strict=True):
+            if isinstance(result, BaseException):
+                self.latest.pop(queue, None)
+                self._report(queue, result)
+            else:
+                self.latest[queue] = result
+                fresh.append(result)
+        if len(fresh) == len(self.queues):
+            self.last_success = time.monotonic()
+            self._failing = False
+        return fresh
+
+    def _report(self, queue: str, exc: BaseException) -> None:
+        level = logging.DEBUG if self._failing else logging.WARNING
+        self._failing = True
+        log.log(level, "could not read stats of queue %r: %s: %s", queue, type(exc).__name__, exc)
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        while True:
+            with contextlib.suppress(Exception):
+                await self.refresh()
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> asyncio.Task[None]:
+        """Start polling on the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self.run(), name="brokerjobs-stats")
+        return self._task
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+_DESCRIPTIONS: Final = {
+    "ready": "Messages deliverable now (delayed ones excluded): the autoscaling signal.",
+    "in_flight": "Messages delivered to a consumer and not settled yet.",
+    "delayed": "Messages waiting for a delay or a retry backoff to pass.",
+    "dead": "Messages in the dead-letter queue.",
+    "oldest_ready_age": "Seconds since the oldest ready message became ready (where known).",
+}
