@@ -1,0 +1,1 @@
+"""Runnable examples used by the documentation and the Docker image (``docker/``)."""

@@ -1,0 +1,1 @@
+"""The quick-start service: two jobs and a producer that dispatches them in a loop."""
