@@ -1,0 +1,162 @@
+"""One trace from dispatch (this process) to execution (a worker subprocess), per broker.
+
+The worker exports spans with ``OTEL_TRACES_EXPORTER=console`` (one JSON object per
+line on stdout, redirected to a file) and serves ``/healthz`` and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from brokerjobs import dispatch_async
+from brokerjobs.backend import Backend
+from tests.observability import jobs
+from tests.observability.conftest import named
+from tests.support.harness import BackendHarness, eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def child_env(harness: BackendHarness) -> dict[str, str]:
+    """How a child process reaches this test's broker (skip on the in-process backend)."""
+    provider = getattr(harness, "subprocess_env", None)
+    extra: dict[str, str] = {}
+    if provider is not None:
+        extra = dict(provider())
+    elif harness.name == "sqlite":
+        options = {"path": str(harness.path), "lease_seconds": 2.0, "poll_interval": 0.05}  # type: ignore[attr-defined]
+        extra = {"BROKERJOBS_BACKEND_OPTIONS": json.dumps(options)}
+    elif harness.name in ("rabbitmq", "sqs"):
+        extra = {"BROKERJOBS_BACKEND_OPTIONS": json.dumps(harness.options())}  # type: ignore[attr-defined]
+    else:
+        pytest.skip(f"the {harness.name} backend lives inside one process")
+    env = {**os.environ, **extra}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def exported_spans(path: Path) -> list[dict[str, Any]]:
+    spans = []
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("{") and '"context"' in line:
+            spans.append(json.loads(line))
+    return spans
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except (urllib.error.HTTPError, OSError) as error:
+        code = error.code if isinstance(error, urllib.error.HTTPError) else 0
+        return code, str(error)
+
+
+def start_worker(
+    env: dict[str, str], backend: str, queue: str, port: int, out: IO[bytes], err: IO[bytes]
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "tests.observability.worker_process", backend, queue]
+    return subprocess.Popen([*command, str(port)], env=env, cwd=ROOT, stdout=out, stderr=err)
+
+
+def hex_id(value: int, width: int) -> str:
+    return "0x" + format(value, f"0{width}x")
+
+
+async def test_one_trace_across_the_process_boundary(
+    spans: InMemorySpanExporter,
+    harness: BackendHarness,
+    backend: Backend,
+    queue: str,
+    tmp_path: Path,
+) -> None:
+    env = child_env(harness)
+    env.update(
+        {
+            "OTEL_TRACES_EXPORTER": "console",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_SERVICE_NAME": "obs-test-worker",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        }
+    )
+    traced_id = await dispatch_async(jobs.Traced(note="xp"), backend=backend, queue=queue)
+    flaky_id = await dispatch_async(jobs.FailOnce(), backend=backend, queue=queue)
+    [send_traced] = [
+        s
+        for s in named(spans, f"send {queue}")
+        if s.attributes["messaging.message.id"] == traced_id  # type: ignore[index]
+    ]
+    port = free_port()
+    stdout, stderr = tmp_path / "spans.jsonl", tmp_path / "worker.log"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        child = start_worker(env, backend.name, queue, port, out, err)
+        try:
+
+            async def processed() -> bool:
+                mine = [s for s in exported_spans(stdout) if s["name"] == f"process {queue}"]
+                return len(mine) >= 3
+
+            await eventually(processed, timeout=60, interval=0.2)
+
+            async def healthy() -> bool:
+                return http_get(port, "/healthz")[0] == 200
+
+            await eventually(healthy, timeout=20)
+            status, metrics_text = http_get(port, "/metrics")
+            assert status == 200
+            assert f'messaging_destination_name="{queue}"' in metrics_text
+            assert "brokerjobs_job_attempts_total" in metrics_text
+        finally:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(child.wait, 30)
+    assert code == 0, stderr.read_text()
+
+    exported = exported_spans(stdout)
+    process = [s for s in exported if s["name"] == f"process {queue}"]
+    [traced] = [s for s in process if s["attributes"]["messaging.message.id"] == traced_id]
+    assert traced["kind"] == "SpanKind.CONSUMER"
+    assert traced["context"]["trace_id"] == hex_id(send_traced.context.trace_id, 32)
+    assert traced["parent_id"] == hex_id(send_traced.context.span_id, 16)
+    assert traced["attributes"]["brokerjobs.job.outcome"] == "success"
+    assert traced["resource"]["attributes"]["service.name"] == "obs-test-worker"
+    [inner] = [s for s in exported if s["name"] == "inside async run"]
+    assert inner["parent_id"] == traced["context"]["span_id"]
+
+    first, second = sorted(
+        (s for s in process if s["attributes"]["messaging.message.id"] == flaky_id),
+        key=lambda s: s["attributes"]["brokerjobs.job.attempt"],
+    )
+    assert first["attributes"]["brokerjobs.job.outcome"] == "retry"
+    assert first["status"]["status_code"] == "ERROR"
+    assert second["attributes"]["brokerjobs.job.outcome"] == "success"
+    assert first["parent_id"] == second["parent_id"]
+    assert [link["context"]["span_id"] for link in second["links"]] == [
+        first["parent_id"],
+        first["context"]["span_id"],
+    ]
+
+    logs = [json.loads(line) for line in stderr.read_text().splitlines() if line.startswith("{")]
+    [ran] = [entry for entry in logs if entry["message"] == "async job ran xp"]
+    assert ran["message_id"] == traced_id
+    assert ran["queue"] == queue
+    assert "0x" + ran["trace_id"] == traced["context"]["trace_id"]
