@@ -7,7 +7,7 @@ skips, when it is down, saying how to start it.
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from brokerjobs_sql import MySQLBackend, SQLBackend
@@ -39,8 +39,11 @@ class MySQLHarness(SQLHarness):
         super().__init__()
         require_mysql()
 
+    def options(self) -> dict[str, Any]:
+        return {"url": URL, "lease_seconds": LEASE_SECONDS, "poll_interval": 0.1}
+
     def make_backend(self) -> SQLBackend:
-        return MySQLBackend(URL, lease_seconds=LEASE_SECONDS, poll_interval=0.1)
+        return MySQLBackend(**self.options())
 
     async def aclose(self) -> None:
         await delete_rows(self.backends, self.prefix)

@@ -7,7 +7,7 @@ never skips, when it is down, saying how to start it.
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from brokerjobs_sql import PostgresBackend, SQLBackend
@@ -37,8 +37,11 @@ class PostgresHarness(SQLHarness):
         super().__init__()
         require_postgres()
 
+    def options(self) -> dict[str, Any]:
+        return {"url": URL, "lease_seconds": LEASE_SECONDS, "poll_interval": 0.25}
+
     def make_backend(self) -> SQLBackend:
-        return PostgresBackend(URL, lease_seconds=LEASE_SECONDS, poll_interval=0.25)
+        return PostgresBackend(**self.options())
 
     async def aclose(self) -> None:
         await delete_rows(self.backends, self.prefix)

@@ -6,10 +6,11 @@ Leases are short (2 s) so a crashed consumer's rows come back quickly.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from brokerjobs_sql import SQLBackend, SQLiteBackend
@@ -32,6 +33,17 @@ class SQLHarness(BackendHarness):
     def make_backend(self) -> SQLBackend:
         """A backend of the database under test (not yet tracked)."""
         raise NotImplementedError
+
+    def options(self) -> dict[str, Any]:
+        """Keyword options of :meth:`make_backend`'s backend, as JSON-friendly values."""
+        raise NotImplementedError
+
+    def subprocess_env(self) -> dict[str, str]:
+        """Environment for a worker process (``brokerjobs consume``) on the same database."""
+        return {
+            "BROKERJOBS_BACKEND": self.name,
+            "BROKERJOBS_BACKEND_OPTIONS": json.dumps(self.options()),
+        }
 
     async def new_backend(self) -> SQLBackend:
         backend = self.make_backend()
@@ -59,8 +71,11 @@ class SQLiteHarness(SQLHarness):
         self.directory = Path(tempfile.mkdtemp(prefix="brokerjobs-sqlite-"))
         self.path = self.directory / "jobs.db"
 
+    def options(self) -> dict[str, Any]:
+        return {"path": str(self.path), "lease_seconds": LEASE_SECONDS, "poll_interval": 0.05}
+
     def make_backend(self) -> SQLBackend:
-        return SQLiteBackend(self.path, lease_seconds=LEASE_SECONDS, poll_interval=0.05)
+        return SQLiteBackend(**self.options())
 
     async def aclose(self) -> None:
         await super().aclose()
