@@ -53,6 +53,20 @@ class RabbitMQHarness(BackendHarness):
     def __init__(self) -> None:
         super().__init__()
         self.backends: list[RabbitMQBackend] = []
+        self.queues_named: set[str] = set()
+
+    def queue(self, base: str = "q") -> str:
+        name = super().queue(base)
+        self.queues_named.add(name)  # worker processes may declare it: delete it anyway
+        return name
+
+    def subprocess_env(self) -> dict[str, str]:
+        """Environment for a ``brokerjobs consume`` child using this test's names."""
+        return {
+            "BROKERJOBS_BACKEND": "rabbitmq",
+            "BROKERJOBS_RABBITMQ_PREFIX": f"{self.prefix}.",
+            "BROKERJOBS_RABBITMQ_CLIENT_NAME": f"brokerjobs-test.{self.prefix}.child",
+        }
 
     def options(self) -> dict[str, object]:
         """Settings overrides for this test's backends (unique prefix and connection name)."""
@@ -72,7 +86,7 @@ class RabbitMQHarness(BackendHarness):
         backend._abort()
 
     async def aclose(self) -> None:
-        queues: set[str] = set()
+        queues = set(self.queues_named)
         for backend in self.backends:
             queues |= backend.declared_queues
             await backend.aclose()

@@ -24,16 +24,17 @@ from brokerjobs.backend import (
     QueueStats,
     Subscription,
 )
-from brokerjobs.errors import BrokerJobsError, DeliveryLostError, PublishRejectedError
+from brokerjobs.errors import BrokerJobsError, PublishRejectedError
 
 from . import headers as hdr
 from . import operations
 from .connection import AsyncConnector
-from .consumer import RabbitMQSubscription, Receipt
+from .consumer import RabbitMQSubscription
 from .publisher_async import AsyncPublisher, Outgoing
 from .publisher_sync import SyncPublisher
 from .settings import RabbitMQSettings, load_settings
-from .topology import Route, Topology, apply_async, declared_arguments_error
+from .settlement import Settler
+from .topology import Topology, apply_async, declared_arguments_error
 from .translate import TopologyMismatchError, translate
 
 
@@ -51,6 +52,7 @@ class RabbitMQBackend(Backend):
         self._connector = AsyncConnector(self.settings)
         self._publisher = AsyncPublisher(self._connector)
         self._sync = SyncPublisher(self.settings)
+        self._settler = Settler(self.settings, self.topology, self._publisher)
         self._declared: set[str] = set()
         self._declared_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -171,7 +173,7 @@ class RabbitMQBackend(Backend):
             await self.declare(queue)
         channel = await self._channel("open a consuming channel")
         pairs = [(queue, self.topology.names(queue).work) for queue in queues]
-        subscription = RabbitMQSubscription(channel, pairs, self._release_many)
+        subscription = RabbitMQSubscription(channel, pairs, self._settler.release_many)
         try:
             await subscription.start(max(1, prefetch))
         except Exception as exc:
@@ -182,77 +184,20 @@ class RabbitMQBackend(Backend):
         self._subscriptions.add(subscription)
         return subscription
 
-    def _receipt(self, delivery: Delivery, action: str) -> Receipt:
-        receipt = delivery.receipt
-        if not isinstance(receipt, Receipt):
-            raise TypeError(f"{action}: this delivery was not received by a RabbitMQ backend")
-        if receipt.settled:
-            raise DeliveryLostError(f"{action}: delivery {delivery.message_id} is already settled")
-        if not receipt.owned:
-            raise DeliveryLostError(
-                f"{action}: the channel of delivery {delivery.message_id} is closed (connection "
-                "lost or consumer timeout); RabbitMQ has requeued it for another consumer"
-            )
-        return receipt
-
-    async def _ack(self, delivery: Delivery, receipt: Receipt, action: str) -> None:
-        try:
-            await receipt.channel.basic_ack(receipt.delivery_tag)
-        except Exception as exc:
-            raise DeliveryLostError(
-                f"{action}: could not ack delivery {delivery.message_id} "
-                f"({self.settings.scrub(str(exc))}); RabbitMQ will deliver it again"
-            ) from None
-        receipt.subscription.settled(delivery)
-
     async def ack(self, delivery: Delivery) -> None:
-        receipt = self._receipt(delivery, "ack")
-        await self._ack(delivery, receipt, "ack")
-
-    async def _republish_then_ack(
-        self, delivery: Delivery, route: Route, headers: dict[str, Any], action: str
-    ) -> None:
-        receipt = self._receipt(delivery, action)
-        outgoing = Outgoing(route, delivery.body, hdr.properties(delivery.message_id, headers))
-        # Confirmed copy first, ack second: a crash in between duplicates, never loses.
-        await self._publisher.publish(outgoing, f"{action} {delivery.message_id}")
-        await self._ack(delivery, receipt, action)
+        await self._settler.ack(delivery)
 
     async def retry(self, delivery: Delivery, *, delay: float, reason: str) -> None:
-        receipt = self._receipt(delivery, "retry")
-        headers = hdr.with_attempt(receipt.headers, delivery.attempt + 1)
-        route = self.topology.route(delivery.queue, delay)
-        await self._republish_then_ack(delivery, route, headers, "retry")
+        await self._settler.retry(delivery, delay=delay, reason=reason)
 
     async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
-        receipt = self._receipt(delivery, "dead-letter")
-        headers = hdr.dead_letter_headers(
-            receipt.headers, queue=delivery.queue, attempt_number=delivery.attempt, reason=reason
-        )
-        route = Route("", self.topology.names(delivery.queue).dead)
-        await self._republish_then_ack(delivery, route, headers, "dead-letter")
+        await self._settler.dead_letter(delivery, reason=reason)
 
     async def extend(self, delivery: Delivery, *, seconds: float) -> None:
-        # RabbitMQ has no per-delivery lease to push back: a delivery stays owned until
-        # the consumer timeout (max_lease), which the worker checks against job time limits.
-        self._receipt(delivery, "extend")
+        await self._settler.extend(delivery, seconds=seconds)
 
     async def release(self, delivery: Delivery) -> None:
-        receipt = self._receipt(delivery, "release")
-        # Republished with the same attempt, since a requeue would count as a delivery
-        # (x-delivery-count on quorum queues before 4.3, redelivered on classic queues).
-        headers = hdr.with_attempt(receipt.headers, delivery.attempt)
-        route = Route("", self.topology.names(delivery.queue).work)
-        await self._republish_then_ack(delivery, route, headers, "release")
-        receipt.subscription.expect_return(delivery.message_id)
-
-    async def _release_many(self, deliveries: list[Delivery]) -> None:
-        results = await asyncio.gather(
-            *(self.release(delivery) for delivery in deliveries), return_exceptions=True
-        )
-        failures = [result for result in results if isinstance(result, BaseException)]
-        if failures:
-            raise failures[0]
+        await self._settler.release(delivery)
 
     # -- topology and operations --------------------------------------------------------
     async def declare(self, queue: str) -> None:
