@@ -1,0 +1,77 @@
+"""How much each measurement sends: full runs, ``--quick`` smoke runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SIZES = (100, 1024, 65536)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Messages per timed dispatch mode, and the queue depth a worker drains."""
+
+    seq: int
+    window: int
+    many: int
+    drain: int
+
+    def for_mode(self, mode: str) -> int:
+        if mode == "seq":
+            return self.seq
+        if mode == "many":
+            return self.many
+        return self.window  # window, async500, batch
+
+
+@dataclass(frozen=True)
+class Plan:
+    repetitions: int
+    rabbitmq: dict[int, Counts]
+    sqs: dict[int, Counts]
+    latency_count: int
+    latency_rate: float
+    import_runs: int
+    drain_timeout: float = 180.0
+    sizes: tuple[int, ...] = field(default=SIZES)
+
+    def counts(self, broker: str, size: int) -> Counts:
+        return (self.rabbitmq if broker == "rabbitmq" else self.sqs)[size]
+
+
+FULL = Plan(
+    repetitions=3,
+    rabbitmq={
+        100: Counts(seq=2000, window=5000, many=10000, drain=20000),
+        1024: Counts(seq=1000, window=3000, many=5000, drain=10000),
+        65536: Counts(seq=200, window=500, many=500, drain=2000),
+    },
+    # moto's SendMessage walks every message of the queue (its ``attributes``), so cost
+    # grows with depth: SQS figures stay small and measure client overhead, not SQS.
+    sqs={
+        100: Counts(seq=100, window=200, many=200, drain=300),
+        1024: Counts(seq=100, window=200, many=200, drain=300),
+        65536: Counts(seq=50, window=100, many=100, drain=200),
+    },
+    latency_count=2500,
+    latency_rate=500.0,
+    import_runs=5,
+)
+
+QUICK = Plan(
+    repetitions=1,
+    rabbitmq={
+        100: Counts(seq=100, window=300, many=300, drain=1000),
+        1024: Counts(seq=50, window=100, many=100, drain=300),
+        65536: Counts(seq=20, window=50, many=50, drain=100),
+    },
+    sqs={
+        100: Counts(seq=20, window=30, many=30, drain=60),
+        1024: Counts(seq=10, window=20, many=20, drain=40),
+        65536: Counts(seq=10, window=20, many=20, drain=40),
+    },
+    latency_count=250,
+    latency_rate=500.0,
+    import_runs=2,
+    drain_timeout=60.0,
+)

@@ -1,0 +1,205 @@
+"""What is measured: each system's producer module, timed modes and worker set-ups.
+
+A *system* is a producer (the module run by :mod:`bench.peers.driver`) plus one or more
+worker set-ups. Every figure is keyed ``system`` (dispatch) or ``system/worker`` (drain,
+latency, memory). ``{queue}`` in a worker command is replaced by the run's queue name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """One way of running a system's worker."""
+
+    label: str
+    argv: tuple[str, ...]
+    """Arguments after the Python interpreter."""
+    copies: int = 1
+    """Processes the harness starts itself (brokerjobs' 2-process figure)."""
+    consumers: int = 1
+    """Consumers on the queue once the worker is ready."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    processes: int = 1
+    """Worker processes doing the work (for the 1- vs 2-process targets)."""
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    broker: str
+    """``rabbitmq`` or ``sqs``."""
+    venv: str
+    """``project`` (brokerjobs' own venv) or ``peers`` (bench/.venv-peers)."""
+    module: str
+    kind: str
+    """``raw``, ``peer`` or ``brokerjobs``: how its figures are compared."""
+    queue_type: str
+    modes: tuple[str, ...]
+    """Timed dispatch modes, in order."""
+    workers: tuple[WorkerSetup, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    broker_queue: str = "{queue}"
+    """The broker-side name of the work queue (to count its consumers)."""
+
+
+def _raw(name: str, module: str, queue_type: str, modes: tuple[str, ...]) -> System:
+    worker = WorkerSetup(
+        "1p", ("-m", f"bench.peers.{module}", "worker"), env={"BENCH_PREFETCH": "256"}
+    )
+    return System(
+        name,
+        "rabbitmq",
+        "project",
+        module,
+        "raw",
+        queue_type,
+        modes,
+        (worker,),
+        env={"QUEUE_TYPE": queue_type},
+    )
+
+
+def _brokerjobs(name: str, queue_type: str, workers: tuple[int, ...]) -> System:
+    setups = tuple(
+        WorkerSetup(
+            f"{count}p",
+            ("-m", "bench.peers.brokerjobs_peer", "worker"),
+            copies=count,
+            consumers=count,
+            processes=count,
+        )
+        for count in workers
+    )
+    return System(
+        name,
+        "rabbitmq",
+        "project",
+        "brokerjobs_peer",
+        "brokerjobs",
+        queue_type,
+        ("seq", "async500", "many"),
+        setups,
+        env={"BACKEND": "rabbitmq", "CONCURRENCY": "64", "PREFETCH": "256"},
+        broker_queue="brokerjobs.{queue}",
+    )
+
+
+CELERY_WORKER = WorkerSetup(
+    "solo",
+    (
+        "-m",
+        "celery",
+        "-A",
+        "bench.peers.celery_peer",
+        "worker",
+        "-P",
+        "solo",
+        "-Q",
+        "{queue}",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "WARNING",
+    ),
+)
+
+DRAMATIQ_WORKER = WorkerSetup(
+    "2p×4t",
+    (
+        "-m",
+        "dramatiq",
+        "bench.peers.dramatiq_peer",
+        "--processes",
+        "2",
+        "--threads",
+        "4",
+        "--queues",
+        "{queue}",
+    ),
+    consumers=2,
+    env={"dramatiq_queue_prefetch": "256"},
+    processes=2,
+)
+
+TASKIQ_WORKER = WorkerSetup(
+    "1w",
+    (
+        "-m",
+        "taskiq",
+        "worker",
+        "bench.peers.taskiq_peer:broker",
+        "--workers",
+        "1",
+        "--max-async-tasks",
+        "256",
+        "--no-configure-logging",
+    ),
+)
+
+RABBITMQ_SYSTEMS: tuple[System, ...] = (
+    _raw("raw-pika", "raw_pika", "quorum", ("seq",)),
+    _raw("raw-aiopika", "raw_aiopika", "quorum", ("seq", "window")),
+    _raw("raw-pika-classic", "raw_pika", "classic", ("seq",)),
+    _raw("raw-aiopika-classic", "raw_aiopika", "classic", ("seq", "window")),
+    System(
+        "celery", "rabbitmq", "peers", "celery_peer", "peer", "classic", ("seq",), (CELERY_WORKER,)
+    ),
+    System(
+        "dramatiq",
+        "rabbitmq",
+        "peers",
+        "dramatiq_peer",
+        "peer",
+        "classic",
+        ("seq",),
+        (DRAMATIQ_WORKER,),
+    ),
+    System(
+        "taskiq",
+        "rabbitmq",
+        "peers",
+        "taskiq_peer",
+        "peer",
+        "quorum",
+        ("seq", "window"),
+        (TASKIQ_WORKER,),
+    ),
+    _brokerjobs("brokerjobs", "quorum", (1, 2)),
+    _brokerjobs("brokerjobs-classic", "classic", (1,)),
+)
+
+SQS_SYSTEMS: tuple[System, ...] = (
+    System(
+        "raw-boto3",
+        "sqs",
+        "project",
+        "raw_boto3",
+        "raw",
+        "standard",
+        ("seq", "batch"),
+        tuple(
+            WorkerSetup(
+                f"{n}t", ("-m", "bench.peers.raw_boto3", "worker"), env={"BENCH_THREADS": str(n)}
+            )
+            for n in (1, 4)
+        ),
+    ),
+    System(
+        "brokerjobs-sqs",
+        "sqs",
+        "project",
+        "brokerjobs_peer",
+        "brokerjobs",
+        "standard",
+        ("seq", "many"),
+        (WorkerSetup("1p", ("-m", "bench.peers.brokerjobs_peer", "worker")),),
+        env={"BACKEND": "sqs", "CONCURRENCY": "64", "PREFETCH": "64"},
+    ),
+)
+
+ALL_SYSTEMS: dict[str, System] = {s.name: s for s in (*RABBITMQ_SYSTEMS, *SQS_SYSTEMS)}

@@ -1,0 +1,113 @@
+"""Markdown tables of a run (printed, and pasted into docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bench.peers.analysis import Key
+from bench.peers.stats import Summary
+
+SIZE_NAMES = {100: "100 B", 1024: "1 KiB", 65536: "64 KiB"}
+
+
+def _cell(summary: Summary | None, digits: int = 0) -> str:
+    if summary is None:
+        return "–"
+    if summary.samples == 1:
+        return f"{summary.median:,.{digits}f}"
+    return f"{summary.median:,.{digits}f} ({summary.low:,.{digits}f}–{summary.high:,.{digits}f})"
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _label(system: str, worker: str, queue_types: Mapping[str, str]) -> str:
+    name = f"{system} / {worker}" if worker else system
+    return f"{name} ({queue_types.get(system, '')})" if queue_types.get(system) else name
+
+
+def render(
+    figures: Mapping[Key, Summary],
+    queue_types: Mapping[str, str],
+    sizes: Sequence[int],
+    ratio_rows: Sequence[Mapping[str, Any]],
+    targets: Sequence[Mapping[str, Any]],
+) -> str:
+    """Every table of the run, in order: dispatch, drain, latency/memory, imports, ratios."""
+    order = list(dict.fromkeys(k[0] for k in figures))
+    size_cols = [SIZE_NAMES.get(s, f"{s} B") for s in sizes]
+    out: list[str] = []
+
+    def rows_for(metric_prefix: str) -> list[tuple[str, str, str]]:
+        seen = [(k[0], k[1], k[2]) for k in figures if k[2].startswith(metric_prefix)]
+        unique = list(dict.fromkeys(seen))
+        return sorted(unique, key=lambda r: (order.index(r[0]), r[1], r[2]))
+
+    dispatch = [
+        [_label(s, "", queue_types), m.removeprefix("dispatch_")]
+        + [_cell(figures.get((s, w, m, size))) for size in sizes]
+        for s, w, m in rows_for("dispatch_")
+    ]
+    out.append("### Dispatch throughput (jobs/s, confirmed by the broker)\n")
+    out.append(_table(["system", "mode", *size_cols], dispatch))
+
+    drain = [
+        [_label(s, w, queue_types)]
+        + [_cell(figures.get((s, w, m, size))) for size in sizes]
+        + [_cell(figures.get((s, w, "busy_rss_mb", sizes[0])), 1)]
+        for s, w, m in rows_for("drain")
+    ]
+    out.append("\n### End to end: a worker drains N queued no-op jobs (jobs/s)\n")
+    out.append(_table(["system / worker", *size_cols, f"busy RSS MB ({size_cols[0]})"], drain))
+
+    latency = [
+        [_label(s, w, queue_types)]
+        + [
+            _cell(figures.get((s, w, metric, 0)), digits)
+            for metric, digits in (("latency_p50_ms", 2), ("latency_p99_ms", 2), ("idle_rss_mb", 1))
+        ]
+        for s, w, _ in rows_for("latency_p50_ms")
+    ]
+    out.append("\n### Latency dispatch → job start at a fixed rate, and idle worker memory\n")
+    out.append(_table(["system / worker", "p50 ms", "p99 ms", "idle RSS MB"], latency))
+
+    imports = [
+        [s, _cell(figures.get((s, "", "import_ms", 0)), 1)] for s, _, _ in rows_for("import_ms")
+    ]
+    out.append("\n### Import time (ms, fresh interpreter)\n")
+    out.append(_table(["module", "import ms"], imports))
+
+    if ratio_rows:
+        baselines = list(dict.fromkeys(r["baseline"] for r in ratio_rows))
+        figures_seen = list(
+            dict.fromkeys((r["system"], r["worker"], r["metric"], r["size"]) for r in ratio_rows)
+        )
+        lookup = {
+            (r["system"], r["worker"], r["metric"], r["size"], r["baseline"]): r["ratio"]
+            for r in ratio_rows
+        }
+        rows = []
+        for system, worker, metric, size in figures_seen:
+            name = f"{_label(system, worker, {})} {metric}"
+            name += f" @{SIZE_NAMES.get(size, size)}" if size else ""
+            cells = [lookup.get((system, worker, metric, size, b)) for b in baselines]
+            rows.append([name] + [f"{c:.2f}" if c is not None else "–" for c in cells])
+        out.append(
+            "\n### brokerjobs ÷ each baseline (same metric and size; for latency, "
+            "memory and import time lower is better)\n"
+        )
+        out.append(_table(["brokerjobs figure", *baselines], rows))
+
+    if targets:
+        rows = []
+        for t in targets:
+            value = f"{t['value']:,.2f}"
+            ratio = f"{t['ratio']:.2f} × {t['baseline']:,.0f}" if "ratio" in t else "–"
+            rows.append([t["target"], value, ratio, "yes" if t["met"] else "**no**"])
+        out.append("\n### RabbitMQ issue targets\n")
+        out.append(_table(["target", "brokerjobs", "ratio × baseline", "met"], rows))
+    return "\n".join(out) + "\n"
