@@ -109,4 +109,11 @@ def translate(
             f"{action}: lost or could not open the connection to {where} ({detail}); "
             "is RabbitMQ running? (rabbitmq-server -detached)"
         )
-    return BackendError(f"{action}: unexpected error from {where} ({detail})")
+    if isinstance(exc, Exception) and exc.__class__.__module__.split(".")[0] in (
+        "aiormq",
+        "pika",
+        "pamqp",
+    ):
+        return BackendError(f"{action}: unexpected error from {where} ({detail})")
+    # Not a driver exception: a bug, which must surface as itself with its traceback.
+    raise exc
