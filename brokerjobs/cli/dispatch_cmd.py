@@ -31,11 +31,19 @@ def find_job(name: str) -> type[Job]:
             importlib.import_module(module)
     if name in registry:
         return registry.get(name)
-    matches = [known for known in registry.names() if known.rsplit(".", 1)[-1] == name]
+    matches = [
+        known
+        for known in registry.names()
+        if name in (known.rsplit(".", 1)[-1], _class_path(registry.get(known)))
+    ]
     if len(matches) == 1:
         return registry.get(matches[0])
     known = ", ".join(registry.names()[:20]) or "none (pass --app MODULE)"
     raise UsageProblem("JOB", f"no job named {name!r}; known jobs: {known}")
+
+
+def _class_path(cls: type[Job]) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def parse_payload(text: str) -> dict[str, Any]:
@@ -78,8 +86,9 @@ def dispatch(
 ) -> None:
     """Validate a payload against JOB's model and dispatch it; prints the message id.
 
-    JOB is a registered job name (e.g. myservice.jobs.SendWelcomeEmail, whose module
-    is imported), or a class name found in the --app modules.
+    JOB is a registered job name or the class's dotted path (e.g.
+    myservice.jobs.SendWelcomeEmail, whose module is then imported), or a class name
+    found in the --app modules.
     """
     import_apps(apps)
     instance = build_job(find_job(job), parse_payload(payload))

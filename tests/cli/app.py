@@ -1,0 +1,26 @@
+"""Jobs for the CLI tests (imported by ``brokerjobs ... --app tests.cli.app``)."""
+
+from __future__ import annotations
+
+from brokerjobs import Job, JobContext
+
+
+class Greet(Job, name="clitest.Greet", queue="cli-default"):
+    who: str
+
+    async def run(self, ctx: JobContext) -> None:
+        ctx.logger.info("hello %s", self.who)
+
+
+class Explode(
+    Job,
+    name="clitest.Explode",
+    queue="cli-default",
+    max_attempts=2,
+    backoff_base=0.1,
+    backoff_jitter=0.0,
+):
+    why: str
+
+    def run(self, ctx: JobContext) -> None:
+        raise RuntimeError(self.why)

@@ -1,0 +1,66 @@
+"""``brokerjobs consume`` end to end: dispatch from the CLI, one line per job, clean exit."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+
+from tests.cli.conftest import Cli
+
+ID = r"[0-9a-f]{8}…"
+
+
+def test_consume_prints_success_retry_and_dead_letter_lines(cli: Cli) -> None:
+    ok = cli("dispatch", "clitest.Greet", "--app", "tests.cli.app", "--payload", '{"who": "ada"}')
+    bad = cli(
+        "dispatch",
+        "clitest.Explode",
+        "--app",
+        "tests.cli.app",
+        "--payload",
+        '{"why": "no SMTP server"}',
+    )
+    assert ok.code == bad.code == 0
+    worker = cli.start(
+        "consume", "--app", "tests.cli.app", "--queue", "cli-default", "--concurrency", "1"
+    )
+    lines = worker.next_lines(3)
+    code, err = worker.stop()
+    assert code == 0, err
+    assert re.fullmatch(rf"✔ {ID} Greet \(cli-default\) \d+ ms", lines[0]), lines
+    assert re.fullmatch(
+        rf"✖ {ID} Explode \(cli-default\) attempt 1/2 — RuntimeError: no SMTP server — "
+        r"retry in 100 ms",
+        lines[1],
+    ), lines
+    assert re.fullmatch(
+        rf"☠ {ID} Explode \(cli-default\) dead-lettered — attempts exhausted \(2/2\): "
+        r"RuntimeError: no SMTP server",
+        lines[2],
+    ), lines
+    assert lines[0].split()[1] == ok.out.strip()[:8] + "…"
+    assert "Traceback" not in err
+    assert "SIGTERM received" in err
+
+
+def test_json_log_format_for_containers(cli: Cli) -> None:
+    cli("dispatch", "clitest.Greet", "--app", "tests.cli.app", "--payload", '{"who": "bob"}')
+    worker = cli.start(
+        "consume", "--app", "tests.cli.app", "--queue", "cli-default", "--log-format", "json"
+    )
+    [line] = worker.next_lines(1)
+    code, err = worker.stop(signal.SIGINT)
+    assert code == 0
+    event = json.loads(line)
+    assert event["event"] == "job.succeeded" and event["job"] == "clitest.Greet"
+    assert event["queue"] == "cli-default" and event["attempt"] == 1
+    assert isinstance(event["duration_ms"], float)
+    for log_line in err.strip().splitlines():
+        assert json.loads(log_line)["logger"].startswith("brokerjobs")
+
+
+def test_bad_queue_list_and_bad_app_are_usage_errors(cli: Cli) -> None:
+    assert cli("consume", "--queue", " , ").code == 2
+    result = cli("consume", "--app", "no_such_module_here")
+    assert result.code == 2 and "no_such_module_here" in result.err

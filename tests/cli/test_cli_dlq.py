@@ -1,0 +1,79 @@
+"""``brokerjobs dlq list|show|replay|purge`` against real dead letters in SQLite."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.conftest import Cli
+
+
+def park(cli: Cli, count: int, why: str = "boom") -> list[str]:
+    """Dispatch ``count`` failing jobs with max_attempts 1 and let a worker dead-letter them."""
+    ids = []
+    for i in range(count):
+        result = cli(
+            "dispatch",
+            "clitest.Explode",
+            "--app",
+            "tests.cli.app",
+            "--payload",
+            json.dumps({"why": f"{why} {i}"}),
+            "--max-attempts",
+            "1",
+        )
+        ids.append(result.out.strip())
+    worker = cli.start("consume", "--app", "tests.cli.app", "--queue", "cli-default")
+    worker.next_lines(count)
+    code, _ = worker.stop()
+    assert code == 0
+    return ids
+
+
+def test_list_show_replay_purge(cli: Cli) -> None:
+    ids = park(cli, 3)
+    cli("dispatch", "clitest.Greet", "--app", "tests.cli.app", "--payload", '{"who": "x"}')
+
+    listing = cli("dlq", "list", "cli-default")
+    assert listing.code == 0
+    rows = listing.out.splitlines()
+    assert len(rows) == 3 and all(row.startswith("☠ ") and " Explode " in row for row in rows)
+    assert cli("dlq", "list", "cli-default", "--filter", "job=Greet").out == ""
+    as_json = [
+        json.loads(line)
+        for line in cli(
+            "dlq", "list", "cli-default", "--json", "--filter", "job=clitest.Explode"
+        ).out.splitlines()
+    ]
+    assert sorted(entry["message_id"] for entry in as_json) == sorted(ids)
+
+    shown = cli("dlq", "show", "cli-default", ids[0][:12])
+    assert shown.code == 0
+    assert f"message id: {ids[0]}" in shown.out and '"job": "clitest.Explode"' in shown.out
+    assert "attempts exhausted (1/1): RuntimeError: boom" in shown.out
+    assert "Traceback" in shown.out  # the stored excerpt, shown on purpose
+    assert cli("dlq", "show", "cli-default", "nope").code == 1
+
+    replayed = cli("dlq", "replay", "cli-default", "--id", ids[0])
+    assert replayed.code == 0 and "replayed 1 dead letters" in replayed.out
+    stats = json.loads(cli("stats", "--queue", "cli-default", "--json").out)["queues"][0]
+    assert (stats["ready"], stats["dead"]) == (2, 2)
+
+    refused = cli("dlq", "purge", "cli-default", input="n\n")
+    assert refused.code == 1 and "Delete 2 dead letters" in refused.out
+    purged = cli("dlq", "purge", "cli-default", "--yes")
+    assert purged.code == 0 and "deleted 2 dead letters" in purged.out
+    assert cli("dlq", "list", "cli-default").out == ""
+
+
+def test_replay_everything_with_a_progress_bar(cli: Cli) -> None:
+    park(cli, 2)
+    result = cli("dlq", "replay", "cli-default")
+    assert result.code == 0 and "replayed 2 dead letters" in result.out
+    assert "replaying cli-default" in result.err
+    stats = json.loads(cli("stats", "--queue", "cli-default", "--json").out)["queues"][0]
+    assert (stats["ready"], stats["dead"]) == (2, 0)
+
+
+def test_bad_filter_is_a_usage_error(cli: Cli) -> None:
+    result = cli("dlq", "list", "cli-default", "--filter", "queue=x")
+    assert result.code == 2 and "job=NAME" in result.err
