@@ -12,6 +12,7 @@ from brokerjobs.dispatch import dispatch, dispatch_async, dispatch_many, dispatc
 from brokerjobs.errors import BrokerJobsError, Fail, Retry
 from brokerjobs.job import Job, JobContext, registry
 from brokerjobs.options import JobOptions
+from brokerjobs.worker import Hooks, JobEvent, Worker
 
 __version__ = "0.1.0"
 
@@ -21,13 +22,16 @@ __all__ = [
     "DeadLetter",
     "Delivery",
     "Fail",
+    "Hooks",
     "Job",
     "JobContext",
+    "JobEvent",
     "JobOptions",
     "OutgoingMessage",
     "QueueStats",
     "Retry",
     "Settings",
+    "Worker",
     "configure",
     "dispatch",
     "dispatch_async",
