@@ -6,16 +6,25 @@ every planned page and this hook drops the ones that are missing (and sections l
 empty), instead of shipping placeholder pages. Backend pages under ``backends/`` that the
 nav does not list yet are appended to the "Backends" section, so a new backend's page is
 published as soon as it exists.
+
+Links to a planned page that does not exist yet (one the nav names but the hook dropped)
+are rendered as plain text until the page appears; a link to any other missing page is
+still an error in a strict build.
 """
 
 from __future__ import annotations
 
+import posixpath
+import re
 from pathlib import Path
 from typing import Any
 
 NavItem = str | dict[str, Any]
 
 BACKENDS_SECTION = "Backends"
+
+_LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]+)\]\((?P<target>[^)\s#]+\.md)(?P<anchor>#[^)\s]*)?\)")
+_planned_but_missing: set[str] = set()
 
 
 def _is_url(target: str) -> bool:
@@ -76,9 +85,28 @@ def add_unlisted_backends(nav: list[NavItem], docs_dir: Path) -> list[NavItem]:
     return [*nav, {BACKENDS_SECTION: extra}]
 
 
+def unlink_missing(markdown: str, page_path: str, missing: set[str]) -> str:
+    """``markdown`` with links to the ``missing`` pages replaced by their text."""
+    base = posixpath.dirname(page_path)
+
+    def replace(match: re.Match[str]) -> str:
+        target = posixpath.normpath(posixpath.join(base, match.group("target")))
+        return match.group("text") if target in missing else match.group(0)
+
+    return _LINK.sub(replace, markdown)
+
+
 def on_config(config: Any, **kwargs: Any) -> Any:
     """MkDocs entry point: replace the configured nav with its tolerant version."""
     if config["nav"]:
         docs_dir = Path(config["docs_dir"])
+        planned = listed_pages(config["nav"])
         config["nav"] = add_unlisted_backends(prune(config["nav"], docs_dir), docs_dir)
+        _planned_but_missing.clear()
+        _planned_but_missing.update(planned - listed_pages(config["nav"]))
     return config
+
+
+def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
+    """MkDocs entry point: links to planned pages not written yet become plain text."""
+    return unlink_missing(markdown, page.file.src_uri, _planned_but_missing)

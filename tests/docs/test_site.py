@@ -86,3 +86,15 @@ def test_the_nav_names_every_page_of_the_issue() -> None:
     # backends/*.md pages join the nav through the hook; every other page must be listed
     unlisted = {page for page in written - pages if not page.startswith("backends/")}
     assert not unlisted, f"pages missing from the nav in mkdocs.yml: {sorted(unlisted)}"
+
+
+def test_links_to_planned_pages_wait_for_them_and_other_links_stay() -> None:
+    hook = _hook()
+    markdown = (
+        "See [the worker](../worker.md#options), [SQS](sqs.md), [jobs](../jobs.md) "
+        "and ![a picture](sqs.md)."
+    )
+    missing = {"worker.md", "backends/sqs.md"}
+    assert hook.unlink_missing(markdown, "backends/index.md", missing) == (
+        "See the worker, SQS, [jobs](../jobs.md) and ![a picture](sqs.md)."
+    )
