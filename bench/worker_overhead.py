@@ -1,0 +1,110 @@
+"""Worker overhead on the in-memory backend: no-op sync and async jobs, jobs/s and µs/job.
+
+    .venv/bin/python bench/worker_overhead.py [--jobs 20000] [--concurrency 1,10]
+                                              [--telemetry on|off|both]
+
+Each run publishes N no-op jobs to a fresh in-memory broker, then times a real
+:class:`brokerjobs.Worker` from start until the queue is drained (decode, look-up,
+validation, hooks, thread pool hand-off for sync jobs, ack). ``--telemetry on`` installs
+the OpenTelemetry SDK with a no-export tracer provider and uses the consumer middleware
+from ``brokerjobs.telemetry`` when it exists (it does not yet: then "on" only measures
+the SDK being installed, and the report says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import time
+import uuid
+from typing import Any
+
+from brokerjobs import Job, JobContext, telemetry
+from brokerjobs.backend import OutgoingMessage
+from brokerjobs.dispatch import prepare
+from brokerjobs.memory import MemoryBackend
+from brokerjobs.memory_store import MemoryStore
+from brokerjobs.worker import Middleware, Worker
+
+
+class NoopAsync(Job, name="bench.noop_async"):
+    n: int
+
+    async def run(self, ctx: JobContext) -> None:
+        return None
+
+
+class NoopSync(Job, name="bench.noop_sync"):
+    n: int
+
+    def run(self, ctx: JobContext) -> None:
+        return None
+
+
+def telemetry_middleware(enabled: bool) -> tuple[list[Middleware], str]:
+    if not enabled:
+        return [], "off"
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    trace.set_tracer_provider(TracerProvider())
+    factory: Any = getattr(telemetry, "consumer_middleware", None)
+    if factory is None:
+        return [], "on (SDK only: no consumer middleware in brokerjobs.telemetry yet)"
+    return [factory()], "on"
+
+
+async def one_run(
+    job_type: type[Job], jobs: int, concurrency: int, middleware: list[Middleware]
+) -> float:
+    backend = MemoryBackend(MemoryStore())
+    queue = f"bench-{uuid.uuid4().hex[:6]}"
+    messages: list[OutgoingMessage] = [
+        prepare(job_type(n=i), backend, queue=queue).message  # type: ignore[call-arg]
+        for i in range(jobs)
+    ]
+    await backend.publish_batch(queue, messages)
+    worker = Worker(
+        backend, [queue], concurrency=concurrency, stop_when_idle=True, middleware=middleware
+    )
+    started = time.perf_counter()
+    await worker.run()
+    elapsed = time.perf_counter() - started
+    stats = await backend.stats(queue)
+    assert (stats.ready, stats.in_flight, stats.dead) == (0, 0, 0), stats
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument("--concurrency", default="1,10")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--telemetry", choices=["on", "off", "both"], default="off")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    modes = {"on": [True], "off": [False], "both": [False, True]}[args.telemetry]
+    print(f"{args.jobs} no-op jobs per run, best of {args.repeat}")
+    print(f"{'job':<6} {'conc':>4} {'telemetry':<10} {'jobs/s':>9} {'µs/job':>8}")
+    for enabled in modes:
+        middleware, label = telemetry_middleware(enabled)
+        for job_type, kind in ((NoopAsync, "async"), (NoopSync, "sync")):
+            for concurrency in [int(c) for c in args.concurrency.split(",")]:
+                times = [
+                    asyncio.run(one_run(job_type, args.jobs, concurrency, middleware))
+                    for _ in range(args.repeat)
+                ]
+                best = min(times)
+                print(
+                    f"{kind:<6} {concurrency:>4} {label.split()[0]:<10} "
+                    f"{args.jobs / best:>9.0f} {best / args.jobs * 1e6:>8.1f}"
+                    f"   (median {statistics.median(times) / args.jobs * 1e6:.1f} µs)"
+                )
+        if enabled and label != "on":
+            print(f"telemetry {label}")
+
+
+if __name__ == "__main__":
+    main()
