@@ -4,8 +4,9 @@
 
 Each round is one "signup" span (when tracing is on) under which the dispatches happen,
 so a trace viewer shows signup → send → the job's run in the worker. Tracing is set up
-from the standard ``OTEL_*`` variables when ``OTEL_TRACES_EXPORTER=otlp`` and the
-OpenTelemetry SDK and OTLP/HTTP exporter are installed (they are, in the Docker image).
+from the standard ``OTEL_*`` variables exactly as ``brokerjobs consume`` does it
+(:func:`brokerjobs.telemetry.sdk.configure_sdk_from_env`; the SDK and the OTLP/HTTP
+exporter are in the Docker image).
 """
 
 from __future__ import annotations
@@ -20,27 +21,10 @@ from opentelemetry import trace
 
 import brokerjobs
 from brokerjobs.errors import BrokerJobsError
+from brokerjobs.telemetry.sdk import configure_sdk_from_env
 from examples.quickstart.jobs import ResizeImage, SendWelcomeEmail
 
 log = logging.getLogger("examples.producer")
-
-
-def setup_tracing() -> bool:
-    """Install an OTLP-exporting tracer provider if the environment asks for one."""
-    if os.environ.get("OTEL_TRACES_EXPORTER", "none") != "otlp":
-        return False
-    try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    except ImportError:
-        log.warning("OTEL_TRACES_EXPORTER=otlp but the OpenTelemetry SDK is not installed")
-        return False
-    provider = TracerProvider(resource=Resource.create())
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
-    return True
 
 
 def dispatch_round(number: int, backends: Sequence[str]) -> list[str]:
@@ -62,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=0, help="rounds to run (0: forever)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    tracing = setup_tracing()
+    telemetry = configure_sdk_from_env()
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
     number = 0
     try:
@@ -77,11 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.count == 0 or number < args.count:
                 time.sleep(args.interval)
     finally:
-        if tracing:
-            provider = trace.get_tracer_provider()
-            shutdown = getattr(provider, "shutdown", None)
-            if shutdown is not None:
-                shutdown()
+        telemetry.shutdown()  # flushes buffered spans
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -98,3 +99,23 @@ def test_producer_command_runs_and_stops_after_count(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "round 2: dispatched 2 jobs to memory" in result.stderr
+
+
+def test_producer_traces_each_round_as_a_signup_with_send_spans(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env.update(PYTHONPATH=str(ROOT), OTEL_TRACES_EXPORTER="console", OTEL_SERVICE_NAME="producer")
+    result = subprocess.run(
+        [*PRODUCER, "--backends", "memory", "--count", "1", "--interval", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    spans = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    [signup] = [span for span in spans if span["name"] == "signup"]
+    sends = [span for span in spans if span["kind"] == "SpanKind.PRODUCER"]
+    assert sorted(span["name"] for span in sends) == ["send default", "send emails"]
+    assert {span["parent_id"] for span in sends} == {signup["context"]["span_id"]}
+    assert signup["resource"]["attributes"]["service.name"] == "producer"
