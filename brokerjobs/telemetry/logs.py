@@ -26,6 +26,8 @@ from brokerjobs.telemetry.redact import redact
 
 FIELDS: Final = ("message_id", "job", "queue", "attempt", "trace_id", "span_id")
 LogFormat = Literal["text", "json"]
+DRIVER_LOGGERS: Final = ("botocore", "boto3", "urllib3", "aiormq", "aio_pika", "pika", "pamqp")
+"""Broker clients whose DEBUG records dump request bodies (payloads) and signed headers."""
 _STAMPED: Final = "_brokerjobs_stamped"
 _SECRETS: Final = "_brokerjobs_secrets"
 
@@ -141,7 +143,9 @@ def configure_logging(
 ) -> logging.Handler:
     """Send every log record to ``stream`` (stderr) in ``log_format``; returns the handler.
 
-    Replaces handlers an earlier call installed, leaves others alone.
+    Replaces handlers an earlier call installed, leaves others alone. Broker client
+    libraries (:data:`DRIVER_LOGGERS`) stay at INFO or above even at ``DEBUG``: their
+    debug records hold message bodies, whose payload fields no pattern can mask.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -153,4 +157,9 @@ def configure_logging(
     setattr(handler, "_brokerjobs", True)  # noqa: B010 - marks handlers this function owns
     root.addHandler(handler)
     root.setLevel(level)
+    driver_level = max(
+        logging.INFO, logging.getLevelName(level) if isinstance(level, str) else level
+    )
+    for name in DRIVER_LOGGERS:
+        logging.getLogger(name).setLevel(driver_level)
     return handler
