@@ -6,12 +6,15 @@ Throughput settings: no result backend (``task_ignore_result``), a large prefetc
 multiplier for many short tasks (Celery's guide suggests 64 or 128; we use 128), the
 worker started with ``-P solo --without-gossip --without-mingle --without-heartbeat``,
 remote control and events off. Publishing uses ``confirm_publish`` so ``.delay()``
-returns once the broker confirmed. Celery's default (early) acks are kept.
-The worker is ``celery -A bench.peers.celery_peer worker ...`` (see ``systems.py``).
+returns once the broker confirmed. Celery's default (early) acks are kept. With
+``BENCH_SQS_ENDPOINT`` set, the same app runs on kombu's SQS transport (pycurl) with
+1 s long polls and no extra polling interval. The worker is
+``celery -A bench.peers.celery_peer worker ...`` (see ``systems.py``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from celery import Celery
@@ -23,8 +26,25 @@ QUEUE = driver.env("QUEUE", "bench")
 PREFETCH_MULTIPLIER = 128
 
 
+def _broker() -> tuple[str, dict[str, object]]:
+    """RabbitMQ (py-amqp), or SQS through kombu's transport when a moto endpoint is given."""
+    endpoint = os.environ.get("BENCH_SQS_ENDPOINT")
+    if endpoint is None:
+        return driver.env("AMQP_URL", "amqp://127.0.0.1//"), {}
+    host = endpoint.removeprefix("http://")
+    key, secret = os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
+    options = {
+        "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "is_secure": False,
+        "wait_time_seconds": 1,
+        "polling_interval": 0,
+    }
+    return f"sqs://{key}:{secret}@{host}", options
+
+
 def _app(confirm: bool) -> Celery:
-    app = Celery("bench", broker=driver.env("AMQP_URL", "amqp://127.0.0.1//"))
+    url, transport_options = _broker()
+    app = Celery("bench", broker=url)
     app.conf.update(
         task_default_queue=QUEUE,
         task_ignore_result=True,
@@ -33,7 +53,7 @@ def _app(confirm: bool) -> Celery:
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"confirm_publish": confirm},
+        broker_transport_options=transport_options or {"confirm_publish": confirm},
     )
     return app
 

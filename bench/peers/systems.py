@@ -190,6 +190,16 @@ SQS_SYSTEMS: tuple[System, ...] = (
         ),
     ),
     System(
+        "celery-sqs",
+        "sqs",
+        "peers",
+        "celery_peer",
+        "peer",
+        "standard",
+        ("seq",),
+        (CELERY_WORKER,),
+    ),
+    System(
         "brokerjobs-sqs",
         "sqs",
         "project",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 PEERS_DIR = Path(__file__).resolve().parents[1] / ".venv-peers"
 PINNED = (
-    "celery==5.7.0",
+    "celery[sqs]==5.7.0",
     "kombu==5.7.0",
     "dramatiq[rabbitmq]==2.2.1",
     "taskiq==0.13.0",
