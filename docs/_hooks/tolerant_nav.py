@@ -3,9 +3,9 @@
 ``mkdocs build --strict`` fails on a nav entry whose page does not exist. Several pages
 are written by different people at different times, so the nav in ``mkdocs.yml`` lists
 every planned page and this hook drops the ones that are missing (and sections left
-empty), instead of shipping placeholder pages. Backend pages under ``backends/`` that the
-nav does not list yet are appended to the "Backends" section, so a new backend's page is
-published as soon as it exists.
+empty), instead of shipping placeholder pages. Pages the nav does not list are appended:
+``backends/*.md`` to the "Backends" section, any other to a "More" section, so a new
+page is published as soon as it exists (list it in ``mkdocs.yml`` to place it better).
 
 Links to a planned page that does not exist yet (one the nav names but the hook dropped)
 are rendered as plain text until the page appears; a link to any other missing page is
@@ -22,6 +22,7 @@ from typing import Any
 NavItem = str | dict[str, Any]
 
 BACKENDS_SECTION = "Backends"
+MORE_SECTION = "More"
 
 _LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]+)\]\((?P<target>[^)\s#]+\.md)(?P<anchor>#[^)\s]*)?\)")
 _planned_but_missing: set[str] = set()
@@ -68,21 +69,31 @@ def _title(page: Path) -> str:
     return page.stem.replace("-", " ").title()
 
 
-def add_unlisted_backends(nav: list[NavItem], docs_dir: Path) -> list[NavItem]:
-    """``nav`` with every ``backends/*.md`` page it does not list added to its Backends section."""
-    listed = listed_pages(nav)
-    extra: list[NavItem] = [
-        {_title(page): page.relative_to(docs_dir).as_posix()}
-        for page in sorted((docs_dir / "backends").glob("*.md"))
-        if page.relative_to(docs_dir).as_posix() not in listed
-    ]
-    if not extra:
-        return nav
+def _append(nav: list[NavItem], section: str, items: list[NavItem]) -> list[NavItem]:
     for item in nav:
-        if isinstance(item, dict) and isinstance(item.get(BACKENDS_SECTION), list):
-            item[BACKENDS_SECTION].extend(extra)
+        if isinstance(item, dict) and isinstance(item.get(section), list):
+            item[section].extend(items)
             return nav
-    return [*nav, {BACKENDS_SECTION: extra}]
+    return [*nav, {section: items}]
+
+
+def add_unlisted(nav: list[NavItem], docs_dir: Path) -> list[NavItem]:
+    """``nav`` with every page it does not list added: ``backends/*.md`` to "Backends",
+    any other page to "More" (so a new page is never left out of the site)."""
+    listed = listed_pages(nav)
+    backends: list[NavItem] = []
+    others: list[NavItem] = []
+    for page in sorted(docs_dir.rglob("*.md")):
+        path = page.relative_to(docs_dir).as_posix()
+        if path in listed or path.startswith("_"):
+            continue
+        target = backends if path.startswith("backends/") else others
+        target.append({_title(page): path})
+    if backends:
+        nav = _append(nav, BACKENDS_SECTION, backends)
+    if others:
+        nav = _append(nav, MORE_SECTION, others)
+    return nav
 
 
 def unlink_missing(markdown: str, page_path: str, missing: set[str]) -> str:
@@ -101,7 +112,7 @@ def on_config(config: Any, **kwargs: Any) -> Any:
     if config["nav"]:
         docs_dir = Path(config["docs_dir"])
         planned = listed_pages(config["nav"])
-        config["nav"] = add_unlisted_backends(prune(config["nav"], docs_dir), docs_dir)
+        config["nav"] = add_unlisted(prune(config["nav"], docs_dir), docs_dir)
         _planned_but_missing.clear()
         _planned_but_missing.update(planned - listed_pages(config["nav"]))
     return config
