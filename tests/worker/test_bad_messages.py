@@ -22,7 +22,7 @@ def envelope_body(
         id=uuid.uuid4().hex,
         job=job,
         queue=queue,
-        payload=payload,  # type: ignore[arg-type]
+        payload=payload,
         max_attempts=max_attempts,
         created_at=utcnow(),
     )

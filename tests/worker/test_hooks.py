@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from brokerjobs.backend import Backend
 from brokerjobs.worker import CallNext, Hooks, JobEvent
 from tests.support.harness import eventually
@@ -122,7 +124,7 @@ async def test_a_failing_hook_or_middleware_does_not_break_the_worker(
     assert [run.attempt for run in jobs.runs(token)] == [2]
 
 
-async def _seen(items: list[object], wanted: object) -> bool:
+async def _seen(items: Sequence[object], wanted: object) -> bool:
     return wanted in items
 
 
