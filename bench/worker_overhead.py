@@ -6,9 +6,9 @@
 Each run publishes N no-op jobs to a fresh in-memory broker, then times a real
 :class:`brokerjobs.Worker` from start until the queue is drained (decode, look-up,
 validation, hooks, thread pool hand-off for sync jobs, ack). ``--telemetry on`` installs
-the OpenTelemetry SDK with a no-export tracer provider and uses the consumer middleware
-from ``brokerjobs.telemetry`` when it exists (it does not yet: then "on" only measures
-the SDK being installed, and the report says so).
+the OpenTelemetry SDK (spans and metrics recorded, not exported) and the worker's
+consumer telemetry (``brokerjobs.telemetry.consumer.Telemetry``: a CONSUMER span and
+metrics per job).
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ import logging
 import statistics
 import time
 import uuid
-from typing import Any
 
-from brokerjobs import Job, JobContext, telemetry
+from brokerjobs import Job, JobContext
 from brokerjobs.backend import OutgoingMessage
 from brokerjobs.dispatch import prepare
 from brokerjobs.memory import MemoryBackend
 from brokerjobs.memory_store import MemoryStore
-from brokerjobs.worker import Middleware, Worker
+from brokerjobs.worker import Worker
 
 
 class NoopAsync(Job, name="bench.noop_async"):
@@ -43,22 +42,17 @@ class NoopSync(Job, name="bench.noop_sync"):
         return None
 
 
-def telemetry_middleware(enabled: bool) -> tuple[list[Middleware], str]:
-    if not enabled:
-        return [], "off"
-    from opentelemetry import trace
+def install_sdk() -> None:
+    """The OpenTelemetry SDK with spans and metrics recorded but not exported."""
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import TracerProvider
 
     trace.set_tracer_provider(TracerProvider())
-    factory: Any = getattr(telemetry, "consumer_middleware", None)
-    if factory is None:
-        return [], "on (SDK only: no consumer middleware in brokerjobs.telemetry yet)"
-    return [factory()], "on"
+    metrics.set_meter_provider(MeterProvider())
 
 
-async def one_run(
-    job_type: type[Job], jobs: int, concurrency: int, middleware: list[Middleware]
-) -> float:
+async def one_run(job_type: type[Job], jobs: int, concurrency: int, traced: bool) -> float:
     backend = MemoryBackend(MemoryStore())
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     messages: list[OutgoingMessage] = [
@@ -66,9 +60,11 @@ async def one_run(
         for i in range(jobs)
     ]
     await backend.publish_batch(queue, messages)
-    worker = Worker(
-        backend, [queue], concurrency=concurrency, stop_when_idle=True, middleware=middleware
-    )
+    worker = Worker(backend, [queue], concurrency=concurrency, stop_when_idle=True)
+    if traced:
+        from brokerjobs.telemetry.consumer import Telemetry
+
+        Telemetry(backend.name).install(worker)
     started = time.perf_counter()
     await worker.run()
     elapsed = time.perf_counter() - started
@@ -89,21 +85,21 @@ def main() -> None:
     print(f"{args.jobs} no-op jobs per run, best of {args.repeat}")
     print(f"{'job':<6} {'conc':>4} {'telemetry':<10} {'jobs/s':>9} {'µs/job':>8}")
     for enabled in modes:
-        middleware, label = telemetry_middleware(enabled)
+        if enabled:
+            install_sdk()
+        label = "on" if enabled else "off"
         for job_type, kind in ((NoopAsync, "async"), (NoopSync, "sync")):
             for concurrency in [int(c) for c in args.concurrency.split(",")]:
                 times = [
-                    asyncio.run(one_run(job_type, args.jobs, concurrency, middleware))
+                    asyncio.run(one_run(job_type, args.jobs, concurrency, enabled))
                     for _ in range(args.repeat)
                 ]
                 best = min(times)
                 print(
-                    f"{kind:<6} {concurrency:>4} {label.split()[0]:<10} "
+                    f"{kind:<6} {concurrency:>4} {label:<10} "
                     f"{args.jobs / best:>9.0f} {best / args.jobs * 1e6:>8.1f}"
                     f"   (median {statistics.median(times) / args.jobs * 1e6:.1f} µs)"
                 )
-        if enabled and label != "on":
-            print(f"telemetry {label}")
 
 
 if __name__ == "__main__":
