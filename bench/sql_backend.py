@@ -18,8 +18,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from brokerjobs.backend import OutgoingMessage
 from brokerjobs_sql import MySQLBackend, PostgresBackend, SQLBackend, SQLiteBackend
+
+from brokerjobs.backend import OutgoingMessage
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 MYSQL_URL = "mysql://root@127.0.0.1:3306/test"

@@ -76,7 +76,8 @@ class LeaseKeeper:
             await asyncio.sleep(self._interval())
             tokens = list(self._held)
             if not tokens:
-                continue
+                self._task = None  # nothing held: the next hold() starts a new beat
+                return
             try:
                 await self._extend(tokens)
             except BackendError as exc:

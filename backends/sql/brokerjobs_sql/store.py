@@ -75,6 +75,8 @@ class JobStore:
         """``template`` rendered for this dialect (cached)."""
         rendered = self._sql_cache.get(template)
         if rendered is None:
+            if len(self._sql_cache) > 512:  # IN lists of many lengths: keep it bounded
+                self._sql_cache.clear()
             rendered = self._sql_cache[template] = self.dialect.sql(template)
         return rendered
 

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from brokerjobs_sql import MySQLBackend, PostgresBackend, SQLBackend, SQLiteBackend
+from brokerjobs_sql.urls import mysql_connect_args, redact
 
 from brokerjobs.errors import BrokerUnavailableError
 from tests.integration.sql.conftest import POSTGRES, message
@@ -153,3 +154,20 @@ async def test_an_unreachable_database_is_unavailable_and_secrets_stay_hidden(
         assert "s3cr3t-pw" not in str(raised.value)
         assert "s3cr3t-pw" not in repr(backend)
     await backend.aclose()
+
+
+def test_urls_lose_their_passwords_and_mysql_urls_parse() -> None:
+    assert (
+        redact("postgresql://app:pa%40ss@db:5432/x failed")
+        == "postgresql://app:***@db:5432/x failed"
+    )
+    assert redact("host=db password=hunter2 user=app") == "host=db password=*** user=app"
+    assert mysql_connect_args("mysql://app:p%40ss@db:3307/jobs") == {
+        "host": "db",
+        "port": 3307,
+        "user": "app",
+        "password": "p@ss",
+        "database": "jobs",
+    }
+    with pytest.raises(ValueError, match="names no database"):
+        mysql_connect_args("mysql://app:secret@db")
