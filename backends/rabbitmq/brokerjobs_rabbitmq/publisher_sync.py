@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -31,6 +32,9 @@ from .publisher_async import WINDOW, Outgoing, batch_error
 from .settings import RabbitMQSettings
 from .topology import Declaration, apply_sync
 from .translate import translate
+
+IDLE_CHECK = 2.0
+"""Seconds of idleness after which a thread's connection is checked before use."""
 
 
 class _ConfirmTimeout(pex.AMQPConnectionError):  # type: ignore[misc]
@@ -48,10 +52,22 @@ class _ThreadConnection:
         self.channel = self.connection.channel()
         self.channel.confirm_delivery()
         self.batch: _BatchChannel | None = None
+        self.last_used = time.monotonic()
 
     @property
     def usable(self) -> bool:
         return self.pid == os.getpid() and self.connection.is_open and self.channel.is_open
+
+    def still_alive(self) -> bool:
+        """Whether an idle connection survived: pika only does I/O inside its own calls,
+        so a connection idle past two heartbeats was closed by the broker without pika
+        noticing. Reading what is pending tells (and services heartbeats)."""
+        if time.monotonic() - self.last_used > IDLE_CHECK:
+            try:
+                self.connection.process_data_events(time_limit=0)
+            except Exception:
+                return False
+        return self.usable
 
     def deadline_timer(self, seconds: float) -> Any:
         """Cut the connection if still waiting after ``seconds`` (runs inside pika's I/O)."""
@@ -178,7 +194,7 @@ class SyncPublisher:
 
     def _connection(self, action: str) -> _ThreadConnection:
         current: _ThreadConnection | None = getattr(self._local, "connection", None)
-        if current is not None and current.usable:
+        if current is not None and current.still_alive():
             return current
         if current is not None:
             current.close()
@@ -198,6 +214,7 @@ class SyncPublisher:
         connection = self._connection(action)
         timeout = self._settings.publish_timeout
         with connection.lock:
+            connection.last_used = time.monotonic()
             try:
                 work(connection)
             except BrokerJobsError:

@@ -8,8 +8,10 @@ to this test's own connections.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from brokerjobs_rabbitmq import publisher_sync
 
 from brokerjobs.errors import BrokerUnavailableError, DeliveryLostError
 from tests.integration.rabbitmq.conftest import close_named_connections, message
@@ -123,3 +125,25 @@ async def test_classic_queues_count_crash_redeliveries_and_releases_correctly(
     assert retried.attempt == 3
     await survivor.ack(retried)
     await resumed.stop()
+
+
+async def test_sync_publish_after_the_broker_dropped_an_idle_connection(
+    rabbit: RabbitMQHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An idle pika connection misses its heartbeats and the broker closes it; pika does not
+    # notice until its next I/O. The publisher checks idle connections before using them.
+    monkeypatch.setattr(publisher_sync, "IDLE_CHECK", 0.0)
+    backend = await rabbit.new_rabbitmq_backend()
+    queue = rabbit.queue("idle")
+    first, second = message(), message()
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=1) as one_thread:  # same thread, same connection
+        await loop.run_in_executor(one_thread, backend.publish_sync, queue, first)
+        closed = await close_named_connections(f"brokerjobs-test.{rabbit.prefix}.sync-publisher")
+        assert closed == 1
+        await loop.run_in_executor(one_thread, backend.publish_sync, queue, second)
+        await loop.run_in_executor(one_thread, backend.close)
+    subscription = await backend.consume([queue], prefetch=2)
+    seen = {(await receive(subscription)).message_id for _ in range(2)}
+    assert seen == {first.message_id, second.message_id}
+    await subscription.stop()
