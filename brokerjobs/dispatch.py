@@ -9,12 +9,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from brokerjobs import config, telemetry
 from brokerjobs.backend import Backend, OutgoingMessage
 from brokerjobs.discovery import get_backend
 from brokerjobs.envelope import Envelope, encode, utcnow
-from brokerjobs.errors import BrokerUnavailableError, DispatchError, PayloadTooLargeError
+from brokerjobs.errors import (
+    BrokerUnavailableError,
+    ConfigurationError,
+    DispatchError,
+    PayloadTooLargeError,
+)
 from brokerjobs.job import Job
 
 Delay = float | int | timedelta
@@ -100,12 +106,16 @@ def dispatch(
     max_attempts: int | None = None,
     priority: int | None = None,
     headers: Mapping[str, str] | None = None,
+    connection: Any = None,
 ) -> str:
     """Send ``job`` to its queue and return the message id, once the broker accepted it.
 
     ``delay`` (seconds or timedelta) or ``eta`` (aware datetime) postpone the first run.
     Transient broker errors are retried a few times with the same message id (so the job
     may, rarely, run twice) before :class:`BrokerUnavailableError` is raised.
+
+    ``connection`` (SQL backends only) enqueues through your own open database connection,
+    inside your transaction: the job exists only if you commit (transactional outbox).
     """
     target = get_backend(backend)
     with telemetry.producer_span() as span:
@@ -120,6 +130,9 @@ def dispatch(
             headers=headers,
         )
         telemetry.describe_send(span, [item.envelope], item.message.body)
+        if connection is not None:
+            _publish_in(target, connection, item.queue, [item.message])
+            return item.envelope.id
         for wait in (*_backoffs(), None):
             try:
                 target.publish_sync(item.queue, item.message)
@@ -167,6 +180,19 @@ async def dispatch_async(
     raise AssertionError("unreachable")
 
 
+def _publish_in(
+    target: Backend, connection: Any, queue: str, messages: list[OutgoingMessage]
+) -> None:
+    publish_in = getattr(target, "publish_in", None)
+    if publish_in is None:
+        raise ConfigurationError(
+            f"backend {target.name!r} cannot enqueue inside your database transaction; "
+            "connection= works with the SQL backends (sqlite, postgres, mysql) only"
+        )
+    # No retries here: the caller's transaction decides whether the job exists.
+    publish_in(connection, queue, messages)
+
+
 def _group(
     jobs: Iterable[Job], backend: Backend, queue: str | None, delay: Delay | None
 ) -> tuple[list[Envelope], dict[str, list[OutgoingMessage]]]:
@@ -185,19 +211,23 @@ def dispatch_many(
     backend: str | Backend | None = None,
     queue: str | None = None,
     delay: Delay | None = None,
+    connection: Any = None,
 ) -> list[str]:
     """Dispatch many jobs with the backend's batch publish; returns ids in input order.
 
     Every job is validated and size-checked before anything is sent. On a broker error
     some may have been sent already; dispatching the same jobs again is safe only for
-    idempotent jobs.
+    idempotent jobs. ``connection``: as for :func:`dispatch`.
     """
     target = get_backend(backend)
     with telemetry.producer_span() as span:
         envelopes, by_queue = _group(jobs, target, queue, delay)
         telemetry.describe_send(span, envelopes)
         for name, messages in by_queue.items():
-            target.publish_batch_sync(name, messages)
+            if connection is not None:
+                _publish_in(target, connection, name, messages)
+            else:
+                target.publish_batch_sync(name, messages)
     return [envelope.id for envelope in envelopes]
 
 
