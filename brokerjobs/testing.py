@@ -178,6 +178,7 @@ class FakeBroker:
                 hooks=hooks,
                 stop_when_idle=True,
                 shutdown_timeout=0,
+                priority_grace=0.001,
             )
             await worker.run()
             if not run_delayed or not await self._skip_to_next_delayed(names):

@@ -3,8 +3,11 @@
 Each queue has its own subscription and a buffer of at most ``buffer_size`` deliveries
 fetched but not started. When a slot frees, the worker takes from the earliest queue
 (in the priority order given) whose buffer is not empty. A later queue is only served
-once every earlier queue's feed has found nothing for ``priority_grace`` seconds, so a
-fetch in flight on an earlier queue is not overtaken by a faster one on a later queue.
+once every earlier queue's feed has found nothing for a grace period, so a fetch in
+flight on an earlier queue is not overtaken by a faster one on a later queue. The grace
+is ``priority_grace`` or three times the feed's recent fetch latency, whichever is
+longer, and ten times ``priority_grace`` before a feed's first delivery (a broker's
+first receive can be slow).
 
 When a subscription fails (``BrokerUnavailableError``, or anything unexpected), its
 feed drops the deliveries it buffered (they are no longer ours; the broker redelivers
@@ -51,6 +54,9 @@ class Feed:
     subscription: Subscription | None = None
     generation: int = 0
     waiting_since: float | None = None
+    latency: float = 0.0
+    """Moving average of how long fetches that returned quickly took (seconds)."""
+    delivered: int = 0
     """When the current fetch started (monotonic); None while not fetching."""
     task: asyncio.Task[None] | None = None
     room: asyncio.Event = field(default_factory=asyncio.Event)
@@ -104,10 +110,16 @@ class Intake:
                 feed.room.set()
                 return delivery, feed, feed.generation
             since = now if feed.waiting_since is None else feed.waiting_since
-            young = now - since < self._grace
+            grace = self._grace_of(feed)
+            young = now - since < grace
             if young and any(later.buffer for later in self.feeds[feed.index + 1 :]):
-                return max(0.001, self._grace - (now - since))
+                return max(0.001, grace - (now - since))
         return None
+
+    def _grace_of(self, feed: Feed) -> float:
+        if not feed.delivered:
+            return 10 * self._grace
+        return max(self._grace, 3 * feed.latency)
 
     def drop(self, delivery: Delivery) -> bool:
         """Forget a buffered delivery (its lease was lost); True if it was buffered."""
@@ -161,9 +173,13 @@ class Intake:
             while len(feed.buffer) >= self._buffer_size:
                 feed.room.clear()
                 await feed.room.wait()
-            feed.waiting_since = time.monotonic()
+            feed.waiting_since = started = time.monotonic()
             delivery = await anext(feed.subscription)
             feed.waiting_since = None
+            took = time.monotonic() - started
+            if took < 1.0:  # longer: the queue was empty, not the broker slow
+                feed.latency = took if not feed.delivered else 0.8 * feed.latency + 0.2 * took
+            feed.delivered += 1
             feed.buffer.append(delivery)
             self._on_change()
 
@@ -177,6 +193,7 @@ class Intake:
             )
         feed.buffer.clear()
         feed.generation += 1
+        feed.delivered = 0
         old, feed.subscription = feed.subscription, None
         if old is not None:
             asyncio.get_running_loop().create_task(_stop_quietly(old))
