@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any
 from bench.peers import analysis, imports, machine, plan, tables
 from bench.peers.rabbit import RabbitProbe
 from bench.peers.runner import REPO, Context, Runner
-from bench.peers.systems import ALL_SYSTEMS, System
+from bench.peers.systems import ALL_SYSTEMS, OPTIONAL, System
 from bench.peers.venv import peers_python
 
 RESULTS = REPO / "bench" / "results"
@@ -30,6 +31,7 @@ DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.peers", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small N, one repetition")
+    parser.add_argument("--smoke", action="store_true", help="tiny N: checks that it runs")
     parser.add_argument("--only", choices=("rabbitmq", "sqs"), help="one broker only")
     parser.add_argument("--systems", help=f"comma-separated subset of: {', '.join(ALL_SYSTEMS)}")
     parser.add_argument("--repetitions", type=int, help="override the plan's repetitions")
@@ -41,7 +43,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _plan(args: argparse.Namespace) -> plan.Plan:
-    chosen = plan.QUICK if args.quick else plan.FULL
+    chosen = plan.SMOKE if args.smoke else plan.QUICK if args.quick else plan.FULL
     changes: dict[str, Any] = {}
     if args.repetitions:
         changes["repetitions"] = args.repetitions
@@ -51,7 +53,9 @@ def _plan(args: argparse.Namespace) -> plan.Plan:
 
 
 def _systems(args: argparse.Namespace) -> list[System]:
-    names = args.systems.split(",") if args.systems else list(ALL_SYSTEMS)
+    names = (
+        args.systems.split(",") if args.systems else [n for n in ALL_SYSTEMS if n not in OPTIONAL]
+    )
     unknown = [n for n in names if n not in ALL_SYSTEMS]
     if unknown:
         raise SystemExit(f"unknown systems {unknown}; choose from {list(ALL_SYSTEMS)}")
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     systems = _systems(args)
     started = datetime.now(UTC)
     run_id = started.strftime("%Y%m%dT%H%M%S")
-    run_dir = RESULTS / run_id
+    run_dir = (args.output.parent if args.output else RESULTS) / run_id
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     pythons = {"project": sys.executable}
     if any(s.venv == "peers" for s in systems) or (not args.no_imports and not args.systems):
@@ -121,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             print(f"- {system.name} ({system.broker}, {system.queue_type})", flush=True)
             runner.run_system(system)
-            if rabbit is not None and system.broker == "rabbitmq":
+            if rabbit is not None and system.kind == "brokerjobs" and system.broker == "rabbitmq":
+                # ~50 queues and exchanges per queue name (delay levels): clean up as we go.
                 rabbit.sweep(token)
             print(f"  done in {time.monotonic() - began:.0f} s", flush=True)
     finally:
@@ -131,20 +136,22 @@ def main(argv: list[str] | None = None) -> int:
         if moto is not None:
             moto.kill()
             moto.wait()
+        shutil.rmtree(run_dir / "probe", ignore_errors=True)
     figures = analysis.summaries(runner.records)
     kinds = {s.name: s.kind for s in systems}
     kinds.update({m: "peer" for m in imports.PEER_MODULES})
     kinds["brokerjobs"] = "brokerjobs"
     broker_of = {s.name: s.broker for s in systems}
-    ratio_rows = analysis.ratios(figures, kinds, broker_of)
-    targets = analysis.check_targets(figures, analysis.rabbitmq_targets())
     queue_types = {s.name: s.queue_type for s in systems}
+    ratio_rows = analysis.ratios(figures, kinds, broker_of, queue_types)
+    targets = analysis.check_targets(figures, analysis.rabbitmq_targets())
     report = tables.render(figures, queue_types, chosen_plan.sizes, ratio_rows, targets)
     output = args.output or RESULTS / f"peers-{run_id}{'-quick' if args.quick else ''}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "started": started.isoformat(),
         "seconds": round(time.monotonic() - clock, 1),
+        "token": token,
         "command": " ".join(["python -m bench.peers", *(argv or sys.argv[1:])]),
         "plan": {
             k: (v if not isinstance(v, dict) else {str(s): c.__dict__ for s, c in v.items()})

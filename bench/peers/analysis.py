@@ -42,20 +42,29 @@ def _comparable(figures: Mapping[Key, Summary], key: Key, other: str) -> Key | N
 
 
 def ratios(
-    figures: Mapping[Key, Summary], kinds: Mapping[str, str], brokers: Mapping[str, str]
+    figures: Mapping[Key, Summary],
+    kinds: Mapping[str, str],
+    brokers: Mapping[str, str],
+    queue_types: Mapping[str, str],
 ) -> list[dict[str, Any]]:
     """Every brokerjobs figure divided by each comparable figure of another system.
 
-    Only systems on the same broker are compared (import times have no broker).
+    Baselines are the raw clients on the same broker and queue type, and every peer on
+    the same broker; import times are compared with the peers' imports.
     """
     rows: list[dict[str, Any]] = []
     for key, summary in sorted(figures.items()):
         if kinds.get(key[0]) != "brokerjobs":
             continue
         for other in sorted(kinds):
-            if other == key[0] or kinds[other] == "brokerjobs":
+            if kinds[other] == "brokerjobs":
                 continue
-            if brokers.get(other, "") != brokers.get(key[0], "") and key[2] != "import_ms":
+            if key[2] == "import_ms":
+                if brokers.get(other):  # a system, not an imported module
+                    continue
+            elif brokers.get(other) != brokers.get(key[0]) or (
+                kinds[other] == "raw" and queue_types.get(other) != queue_types.get(key[0])
+            ):
                 continue
             base = _comparable(figures, key, other)
             if base is None or figures[base].median == 0:

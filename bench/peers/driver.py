@@ -52,6 +52,17 @@ def env(name: str, default: str | None = None) -> str:
     return value
 
 
+def queue_arguments() -> dict[str, Any]:
+    """Arguments of a raw system's queue: its type, plus ``BENCH_QUEUE_ARGS`` (JSON).
+
+    The quorum baselines declare the same arguments as brokerjobs' work queues (delivery
+    limit, at-least-once dead-lettering, reject-publish), so both measure the same queue.
+    """
+    arguments: dict[str, Any] = {"x-queue-type": env("QUEUE_TYPE", "classic")}
+    arguments.update(json.loads(env("QUEUE_ARGS", "{}")))
+    return arguments
+
+
 async def _maybe(result: Awaitable[None] | None) -> None:
     if inspect.isawaitable(result):
         await result

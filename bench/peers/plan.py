@@ -42,9 +42,9 @@ class Plan:
 FULL = Plan(
     repetitions=3,
     rabbitmq={
-        100: Counts(seq=2000, window=5000, many=10000, drain=20000),
-        1024: Counts(seq=1000, window=3000, many=5000, drain=10000),
-        65536: Counts(seq=200, window=500, many=500, drain=2000),
+        100: Counts(seq=1000, window=3000, many=5000, drain=10000),
+        1024: Counts(seq=500, window=2000, many=3000, drain=5000),
+        65536: Counts(seq=200, window=500, many=500, drain=1000),
     },
     # moto's SendMessage walks every message of the queue (its ``attributes``), so cost
     # grows with depth: SQS figures stay small and measure client overhead, not SQS.
@@ -53,7 +53,7 @@ FULL = Plan(
         1024: Counts(seq=100, window=200, many=200, drain=300),
         65536: Counts(seq=50, window=100, many=100, drain=200),
     },
-    latency_count=2500,
+    latency_count=2000,
     latency_rate=500.0,
     import_runs=5,
 )
@@ -75,3 +75,15 @@ QUICK = Plan(
     import_runs=2,
     drain_timeout=60.0,
 )
+
+SMOKE = Plan(
+    repetitions=1,
+    rabbitmq={size: Counts(seq=10, window=20, many=20, drain=60) for size in SIZES},
+    sqs={size: Counts(seq=5, window=10, many=10, drain=20) for size in SIZES},
+    latency_count=20,
+    latency_rate=200.0,
+    import_runs=1,
+    drain_timeout=60.0,
+    sizes=(100,),
+)
+"""For tests/bench: proves every step runs, measures nothing."""

@@ -25,9 +25,7 @@ async def _connect() -> tuple[AbstractConnection, AbstractChannel, str]:
     connection = await aio_pika.connect(driver.env("AMQP_URL"))
     channel = await connection.channel(publisher_confirms=True)
     queue = driver.env("QUEUE")
-    await channel.declare_queue(
-        queue, durable=True, arguments={"x-queue-type": driver.env("QUEUE_TYPE", "classic")}
-    )
+    await channel.declare_queue(queue, durable=True, arguments=driver.queue_arguments())
     return connection, channel, queue
 
 

@@ -25,9 +25,7 @@ def _connect() -> tuple[pika.BlockingConnection, BlockingChannel, str]:
     connection = pika.BlockingConnection(pika.URLParameters(driver.env("AMQP_URL")))
     channel = connection.channel()
     queue = driver.env("QUEUE")
-    channel.queue_declare(
-        queue, durable=True, arguments={"x-queue-type": driver.env("QUEUE_TYPE", "classic")}
-    )
+    channel.queue_declare(queue, durable=True, arguments=driver.queue_arguments())
     return connection, channel, queue
 
 

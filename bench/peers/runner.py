@@ -180,6 +180,8 @@ class Runner:
             self.record(system.name, f"dispatch_{mode}", rate, rep, size=size)
         self.drain(system, system.workers[0], queue, result["published"], size, rep)
         for setup in system.workers[1:]:
+            if setup.sizes is not None and size not in setup.sizes:
+                continue
             other = self._queue(system, f"s{size}")
             published = self._drive(system, other, {"size": size, "fill_to": counts.drain})
             self.drain(system, setup, other, published["published"], size, rep)
@@ -202,13 +204,17 @@ class Runner:
         for rep in range(1, self.plan.repetitions + 1):
             self._guard(system, rep, "latency", partial(self.latency, system, rep))
             for size in self.plan.sizes:
+                if system.sizes is not None and size not in system.sizes:
+                    continue
                 phase = partial(self.dispatch_and_drain, system, size, rep)
                 self._guard(system, rep, f"{size} B", phase)
 
     def _guard(self, system: System, rep: int, phase: str, action: Callable[[], None]) -> None:
         """Run one phase; a broken peer is reported and must not end the whole run."""
+        began = time.monotonic()
         try:
             action()
+            print(f"  rep {rep} {phase}: {time.monotonic() - began:.0f} s", flush=True)
         except Exception as exc:
             message = f"{system.name} rep {rep} {phase}: {exc}"
             self.problems.append(message)

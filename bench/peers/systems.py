@@ -7,6 +7,7 @@ latency, memory). ``{queue}`` in a worker command is replaced by the run's queue
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ class WorkerSetup:
     env: Mapping[str, str] = field(default_factory=dict)
     processes: int = 1
     """Worker processes doing the work (for the 1- vs 2-process targets)."""
+    sizes: tuple[int, ...] | None = None
+    """Payload sizes this set-up drains (None: all); extra set-ups skip the big ones."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,19 @@ class System:
     env: Mapping[str, str] = field(default_factory=dict)
     broker_queue: str = "{queue}"
     """The broker-side name of the work queue (to count its consumers)."""
+    sizes: tuple[int, ...] | None = None
+    """Payload sizes measured (None: all of the plan's)."""
+
+
+# What brokerjobs declares on a quorum work queue (brokerjobs_rabbitmq.topology), so the
+# quorum baselines measure the client on the same queue. The DLX target is never used.
+BROKERJOBS_QUORUM_ARGS = {
+    "x-dead-letter-exchange": "",
+    "x-dead-letter-routing-key": "bench.dead",
+    "x-delivery-limit": 20,
+    "x-dead-letter-strategy": "at-least-once",
+    "x-overflow": "reject-publish",
+}
 
 
 def _raw(name: str, module: str, queue_type: str, modes: tuple[str, ...]) -> System:
@@ -59,11 +75,16 @@ def _raw(name: str, module: str, queue_type: str, modes: tuple[str, ...]) -> Sys
         queue_type,
         modes,
         (worker,),
-        env={"QUEUE_TYPE": queue_type},
+        env={
+            "QUEUE_TYPE": queue_type.removeprefix("plain-"),
+            "QUEUE_ARGS": json.dumps(BROKERJOBS_QUORUM_ARGS if queue_type == "quorum" else {}),
+        },
     )
 
 
-def _brokerjobs(name: str, queue_type: str, workers: tuple[int, ...]) -> System:
+def _brokerjobs(
+    name: str, queue_type: str, workers: tuple[int, ...], sizes: tuple[int, ...] | None = None
+) -> System:
     setups = tuple(
         WorkerSetup(
             f"{count}p",
@@ -71,6 +92,7 @@ def _brokerjobs(name: str, queue_type: str, workers: tuple[int, ...]) -> System:
             copies=count,
             consumers=count,
             processes=count,
+            sizes=None if count == 1 else (100,),
         )
         for count in workers
     )
@@ -85,6 +107,7 @@ def _brokerjobs(name: str, queue_type: str, workers: tuple[int, ...]) -> System:
         setups,
         env={"BACKEND": "rabbitmq", "CONCURRENCY": "64", "PREFETCH": "256"},
         broker_queue="brokerjobs.{queue}",
+        sizes=sizes,
     )
 
 
@@ -145,6 +168,8 @@ RABBITMQ_SYSTEMS: tuple[System, ...] = (
     _raw("raw-pika", "raw_pika", "quorum", ("seq",)),
     _raw("raw-aiopika", "raw_aiopika", "quorum", ("seq", "window")),
     _raw("raw-pika-classic", "raw_pika", "classic", ("seq",)),
+    _raw("raw-pika-plain", "raw_pika", "plain-quorum", ("seq",)),
+    _raw("raw-aiopika-plain", "raw_aiopika", "plain-quorum", ("seq", "window")),
     _raw("raw-aiopika-classic", "raw_aiopika", "classic", ("seq", "window")),
     System(
         "celery", "rabbitmq", "peers", "celery_peer", "peer", "classic", ("seq",), (CELERY_WORKER,)
@@ -170,7 +195,7 @@ RABBITMQ_SYSTEMS: tuple[System, ...] = (
         (TASKIQ_WORKER,),
     ),
     _brokerjobs("brokerjobs", "quorum", (1, 2)),
-    _brokerjobs("brokerjobs-classic", "classic", (1,)),
+    _brokerjobs("brokerjobs-classic", "classic", (1,), sizes=(100,)),
 )
 
 SQS_SYSTEMS: tuple[System, ...] = (
@@ -213,3 +238,6 @@ SQS_SYSTEMS: tuple[System, ...] = (
 )
 
 ALL_SYSTEMS: dict[str, System] = {s.name: s for s in (*RABBITMQ_SYSTEMS, *SQS_SYSTEMS)}
+OPTIONAL = ("raw-pika-plain", "raw-aiopika-plain")
+"""Run only when named with ``--systems``: quorum queues without brokerjobs' arguments,
+to show what delivery limits and at-least-once dead-lettering cost the broker."""

@@ -30,6 +30,25 @@ def _label(system: str, worker: str, queue_types: Mapping[str, str]) -> str:
     return f"{name} ({queue_types.get(system, '')})" if queue_types.get(system) else name
 
 
+def _ratio_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One brokerjobs system: its figures down, baselines across; ``(mode)`` marks a
+    comparison with a different dispatch mode (the baseline's fastest)."""
+    baselines = list(dict.fromkeys(r["baseline"] for r in rows))
+    keys = list(dict.fromkeys((r["worker"], r["metric"], r["size"]) for r in rows))
+    cells: dict[tuple[str, str, int, str], str] = {}
+    for r in rows:
+        text = f"{r['ratio']:.2f}"
+        if r["baseline_metric"] != r["metric"]:
+            text += f" ({r['baseline_metric'].removeprefix('dispatch_')})"
+        cells[(r["worker"], r["metric"], r["size"], r["baseline"])] = text
+    body = []
+    for worker, metric, size in keys:
+        name = f"{worker} {metric}" if worker else metric
+        name += f" @ {SIZE_NAMES.get(size, size)}" if size else ""
+        body.append([name] + [cells.get((worker, metric, size, b), "–") for b in baselines])
+    return _table(["figure", *baselines], body)
+
+
 def render(
     figures: Mapping[Key, Summary],
     queue_types: Mapping[str, str],
@@ -81,26 +100,12 @@ def render(
     out.append("\n### Import time (ms, fresh interpreter)\n")
     out.append(_table(["module", "import ms"], imports))
 
-    if ratio_rows:
-        baselines = list(dict.fromkeys(r["baseline"] for r in ratio_rows))
-        figures_seen = list(
-            dict.fromkeys((r["system"], r["worker"], r["metric"], r["size"]) for r in ratio_rows)
-        )
-        lookup = {
-            (r["system"], r["worker"], r["metric"], r["size"], r["baseline"]): r["ratio"]
-            for r in ratio_rows
-        }
-        rows = []
-        for system, worker, metric, size in figures_seen:
-            name = f"{_label(system, worker, {})} {metric}"
-            name += f" @{SIZE_NAMES.get(size, size)}" if size else ""
-            cells = [lookup.get((system, worker, metric, size, b)) for b in baselines]
-            rows.append([name] + [f"{c:.2f}" if c is not None else "–" for c in cells])
+    for system in dict.fromkeys(r["system"] for r in ratio_rows):
         out.append(
-            "\n### brokerjobs ÷ each baseline (same metric and size; for latency, "
-            "memory and import time lower is better)\n"
+            f"\n### {system} ÷ each baseline (rates: above 1 is better; latency, memory "
+            "and import time: below 1 is better)\n"
         )
-        out.append(_table(["brokerjobs figure", *baselines], rows))
+        out.append(_ratio_table([r for r in ratio_rows if r["system"] == system]))
 
     if targets:
         rows = []
