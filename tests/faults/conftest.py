@@ -1,0 +1,114 @@
+"""Fixtures of the fault suite: a private RabbitMQ node and moto server, ledger, fleet.
+
+The private node and moto server live for the whole session and only if a test asks
+for them; they are stopped (by our own PIDs) at the end. Nothing here touches the
+shared broker on 5672.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.fleet import Fleet
+from tests.faults.ledger import ENV_VAR, Ledger
+from tests.faults.moto_process import MotoProcess
+from tests.faults.rabbit_node import RabbitNode
+from tests.faults.targets import RabbitTarget, SqliteTarget, SqsTarget, Target
+
+CONSUMER_TIMEOUT_MS = 8000
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Already in pyproject; kept so the suite also runs from a checkout that lacks it.
+    config.addinivalue_line("markers", "faults: fault-injection scenarios")
+
+
+@pytest.fixture(scope="session")
+def rabbit_node() -> Iterator[RabbitNode]:
+    base = Path(tempfile.mkdtemp(prefix="bjfaults-rabbit-"))
+    node = RabbitNode(base, consumer_timeout_ms=CONSUMER_TIMEOUT_MS)
+    try:
+        node.start()
+        yield node
+    finally:
+        node.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoProcess]:
+    base = Path(tempfile.mkdtemp(prefix="bjfaults-moto-"))
+    server = MotoProcess(base / "moto.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+async def rabbit(rabbit_node: RabbitNode) -> AsyncIterator[RabbitTarget]:
+    rabbit_node.wait_ready()
+    target = RabbitTarget(rabbit_node)
+    yield target
+    await target.aclose()
+
+
+@pytest.fixture
+async def sqs(moto: MotoProcess) -> AsyncIterator[SqsTarget]:
+    target = SqsTarget(moto)
+    yield target
+    await target.aclose()
+
+
+@pytest.fixture
+async def sqlite(tmp_path: Path) -> AsyncIterator[SqliteTarget]:
+    target = SqliteTarget(tmp_path)
+    yield target
+    await target.aclose()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+        pytest.param("sqs", marks=pytest.mark.sqs),
+        pytest.param("sqlite", marks=pytest.mark.sqlite),
+    ]
+)
+def target(request: pytest.FixtureRequest) -> Target:
+    """One scenario on every target (parametrized)."""
+    chosen: Target = request.getfixturevalue(
+        {"rabbitmq": "rabbit", "sqs": "sqs", "sqlite": "sqlite"}[request.param]
+    )
+    return chosen
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    opened = Ledger(tmp_path / "ledger.db")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def fleet_factory(tmp_path: Path, ledger: Ledger) -> Iterator[list[Fleet]]:
+    fleets: list[Fleet] = []
+    yield fleets
+    for fleet in fleets:
+        fleet.kill_all()
+
+
+def make_fleet(
+    fleets: list[Fleet], target: Target, ledger: Ledger, *args: str, queue: str | None = None
+) -> Fleet:
+    """A fleet of workers on ``target`` (``--queue`` defaults to the target's queue)."""
+    env = {**target.env(), ENV_VAR: str(ledger.path)}
+    fleet = Fleet(env, ["--queue", queue or target.queue, *args], ledger.path.parent)
+    fleets.append(fleet)
+    return fleet

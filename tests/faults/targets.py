@@ -1,0 +1,134 @@
+"""Where a scenario runs: the private RabbitMQ node, the private moto server, or SQLite.
+
+A target gives the environment of worker subprocesses (``env``) and in-process backends
+(``backend()``) pointed at the same broker, under names unique to the test.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from brokerjobs_rabbitmq import RabbitMQBackend
+from brokerjobs_sql import SQLiteBackend
+from brokerjobs_sqs import SQSBackend
+
+from brokerjobs.backend import Backend
+from tests.faults.moto_process import CREDENTIALS, MotoProcess
+from tests.faults.rabbit_node import RabbitNode
+
+
+class Target:
+    """Base: a unique prefix, the backends made, and their cleanup."""
+
+    name = "?"
+    redelivery: float = 10.0
+    """Seconds for a killed worker's deliveries to come back (lease, vt, connection drop)."""
+
+    def __init__(self) -> None:
+        self.prefix = f"f{uuid.uuid4().hex[:8]}"
+        self.backends: list[Backend] = []
+        self.queue = f"{self.prefix}-work"
+
+    def env(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def make(self, **overrides: Any) -> Backend:
+        raise NotImplementedError
+
+    def backend(self, **overrides: Any) -> Backend:
+        made = self.make(**overrides)
+        self.backends.append(made)
+        return made
+
+    async def aclose(self) -> None:
+        for made in self.backends:
+            await made.aclose()
+            made.close()
+
+
+class RabbitTarget(Target):
+    name = "rabbitmq"
+    redelivery = 5.0
+
+    def __init__(self, node: RabbitNode) -> None:
+        super().__init__()
+        self.node = node
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "url": self.node.url,
+            "prefix": f"{self.prefix}.",
+            "client_name": f"bjfaults.{self.prefix}",
+            "publish_timeout": 3.0,
+            "connect_timeout": 3.0,
+            "heartbeat": 5,
+            "consumer_timeout": self.node.consumer_timeout_ms / 1000,
+        }
+
+    def env(self) -> dict[str, str]:
+        return {
+            "BROKERJOBS_BACKEND": "rabbitmq",
+            **{f"BROKERJOBS_RABBITMQ_{k.upper()}": str(v) for k, v in self.settings().items()},
+        }
+
+    def make(self, **overrides: Any) -> Backend:
+        return RabbitMQBackend.from_options(**{**self.settings(), **overrides})
+
+    def broker_queue(self, suffix: str = "") -> str:
+        return f"{self.prefix}.{self.queue}{suffix}"
+
+
+class SqsTarget(Target):
+    name = "sqs"
+    visibility_timeout = 4
+    redelivery = visibility_timeout + 3.0
+
+    def __init__(self, moto: MotoProcess) -> None:
+        super().__init__()
+        self.moto = moto
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "endpoint_url": self.moto.url,
+            "region": "us-east-1",
+            **CREDENTIALS,
+            "queue_prefix": f"{self.prefix}-",
+            "visibility_timeout": self.visibility_timeout,
+            "wait_time": 1,
+            "connect_timeout": 2,
+            "read_timeout": 5,
+        }
+
+    def env(self) -> dict[str, str]:
+        return {
+            "BROKERJOBS_BACKEND": "sqs",
+            **{f"BROKERJOBS_SQS_{k.upper()}": str(v) for k, v in self.settings().items()},
+        }
+
+    def make(self, **overrides: Any) -> Backend:
+        return SQSBackend.from_options(**{**self.settings(), **overrides})
+
+
+class SqliteTarget(Target):
+    name = "sqlite"
+    lease = 2.0
+    redelivery = lease + 3.0
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self.path = directory / f"{self.prefix}.db"
+
+    def settings(self) -> dict[str, Any]:
+        return {"path": str(self.path), "lease_seconds": self.lease, "poll_interval": 0.05}
+
+    def env(self) -> dict[str, str]:
+        return {
+            "BROKERJOBS_BACKEND": "sqlite",
+            "BROKERJOBS_BACKEND_OPTIONS": json.dumps(self.settings()),
+        }
+
+    def make(self, **overrides: Any) -> Backend:
+        return SQLiteBackend(**{**self.settings(), **overrides})
