@@ -6,7 +6,6 @@ import asyncio
 import functools
 import importlib
 import json
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -138,28 +137,8 @@ def async_command(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
     return wrapper
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per log record, for containers' log collectors."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        document: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            document["exception"] = self.formatException(record.exc_info)
-        return json.dumps(document, ensure_ascii=False)
-
-
 def setup_logging(log_format: str, level: str = "INFO") -> None:
-    """Logs go to stderr: plain text, or JSON lines with ``--log-format json``."""
-    handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    """Logs go to stderr: plain text, or JSON lines (with job and trace fields) for ``json``."""
+    from brokerjobs.telemetry.logs import configure_logging
+
+    configure_logging("json" if log_format == "json" else "text", level.upper())

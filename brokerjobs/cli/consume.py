@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -71,6 +72,14 @@ from brokerjobs.worker.supervisor import Supervisor
     help="json: one JSON object per line (for containers).",
 )
 @click.option(
+    "--metrics-port",
+    type=click.IntRange(min=1, max=65535),
+    default=None,
+    envvar="BROKERJOBS_METRICS_PORT",
+    help="Serve /healthz and Prometheus /metrics on this port (with --processes P, "
+    "worker i uses PORT+i).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     default="INFO",
@@ -85,11 +94,13 @@ def consume(
     processes: int,
     shutdown_timeout: float,
     log_format: str,
+    metrics_port: int | None,
     log_level: str,
 ) -> None:
     """Run jobs from the queues until SIGTERM/SIGINT.
 
-    Prints one line per finished attempt (✔ done, ✖ retrying, ☠ dead-lettered). The
+    Prints one line per finished attempt (✔ done, ✖ retrying, ☠ dead-lettered).
+    OpenTelemetry is set up from the standard OTEL_* variables. The
     first SIGTERM/SIGINT stops fetching, gives back prefetched messages and lets running
     jobs finish within --shutdown-timeout; a second one stops at once (unfinished jobs
     are redelivered).
@@ -123,6 +134,8 @@ def consume(
             command += ["--app", name]
         if prefetch is not None:
             command += ["--prefetch", str(prefetch)]
+        if metrics_port is not None:
+            command += ["--metrics-port", str(metrics_port)]
         open_backend(backend_name)  # fail fast on a bad name, before forking anything
         sys.exit(Supervisor(command, processes).run())
     backend = open_backend(backend_name)
@@ -138,10 +151,16 @@ def consume(
     except BrokerJobsError as exc:
         raise click.ClickException(str(exc)) from None
 
+    if metrics_port is not None:
+        metrics_port += int(os.environ.get("BROKERJOBS_WORKER_INDEX", "0"))
+
     async def work() -> bool:
+        from brokerjobs.telemetry.runtime import observe_worker
+
         remove = install_signal_handlers(worker)
         try:
-            return await worker.run()
+            async with observe_worker(worker, metrics_port=metrics_port):
+                return await worker.run()
         finally:
             remove()
             await close_backend(backend)

@@ -109,6 +109,12 @@ class Worker:
         """Jobs in flight."""
         return len(self._running)
 
+    @property
+    def connected(self) -> bool:
+        """Whether every queue has a live subscription (False before run and while reconnecting)."""
+        intake = self._intake
+        return intake is not None and all(feed.subscription is not None for feed in intake.feeds)
+
     # -- main loop -------------------------------------------------------------------
     async def run(self) -> bool:
         """Consume until a stop is requested (or idle, with ``stop_when_idle``).

@@ -64,3 +64,27 @@ def test_bad_queue_list_and_bad_app_are_usage_errors(cli: Cli) -> None:
     assert cli("consume", "--queue", " , ").code == 2
     result = cli("consume", "--app", "no_such_module_here")
     assert result.code == 2 and "no_such_module_here" in result.err
+
+
+def test_metrics_port_serves_health_while_consuming(cli: Cli) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    worker = cli.start(
+        "consume", "--app", "tests.cli.app", "--queue", "cli-default", "--metrics-port", str(port)
+    )
+    deadline = time.monotonic() + 30
+    status = None
+    while status != 200 and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
+                status = reply.status
+        except OSError:
+            time.sleep(0.1)  # not listening yet: poll again
+    code, err = worker.stop()
+    assert status == 200, err
+    assert code == 0, err
