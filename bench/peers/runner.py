@@ -88,7 +88,9 @@ class Runner:
                 "aws_secret_access_key": self.ctx.sqs["AWS_SECRET_ACCESS_KEY"],
                 "wait_time": 1,
             }
-        env["BENCH_BACKEND_OPTIONS"] = json.dumps(options)
+        env["BENCH_BACKEND_OPTIONS"] = env["BROKERJOBS_BACKEND_OPTIONS"] = json.dumps(options)
+        if "BACKEND" in system.env:
+            env["BROKERJOBS_BACKEND"] = system.env["BACKEND"]
         env.update(extra)
         return env
 

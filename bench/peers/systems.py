@@ -82,14 +82,23 @@ def _raw(name: str, module: str, queue_type: str, modes: tuple[str, ...]) -> Sys
     )
 
 
+BROKERJOBS_CONSUME = (
+    "-m", "brokerjobs.cli", "consume", "--app", "bench.peers.brokerjobs_peer",
+    "--queue", "{queue}", "--concurrency", "64", "--prefetch", "256", "--log-level", "warning",
+)  # fmt: skip
+"""``brokerjobs consume`` as users run it; the backend comes from ``BROKERJOBS_BACKEND``."""
+BROKERJOBS_SQS_CONSUME = tuple(
+    "64" if arg == "256" else arg for arg in BROKERJOBS_CONSUME
+)  # SQS receives 10 at a time: a smaller window is plenty
+
+
 def _brokerjobs(
     name: str, queue_type: str, workers: tuple[int, ...], sizes: tuple[int, ...] | None = None
 ) -> System:
     setups = tuple(
         WorkerSetup(
             f"{count}p",
-            ("-m", "bench.peers.brokerjobs_peer", "worker"),
-            copies=count,
+            (*BROKERJOBS_CONSUME, "--processes", str(count)),
             consumers=count,
             processes=count,
             sizes=None if count == 1 else (100,),
@@ -105,7 +114,7 @@ def _brokerjobs(
         queue_type,
         ("seq", "async500", "many"),
         setups,
-        env={"BACKEND": "rabbitmq", "CONCURRENCY": "64", "PREFETCH": "256"},
+        env={"BACKEND": "rabbitmq"},
         broker_queue="brokerjobs.{queue}",
         sizes=sizes,
     )
@@ -232,8 +241,8 @@ SQS_SYSTEMS: tuple[System, ...] = (
         "brokerjobs",
         "standard",
         ("seq", "many"),
-        (WorkerSetup("1p", ("-m", "bench.peers.brokerjobs_peer", "worker")),),
-        env={"BACKEND": "sqs", "CONCURRENCY": "64", "PREFETCH": "64"},
+        (WorkerSetup("1p", (*BROKERJOBS_SQS_CONSUME, "--processes", "1")),),
+        env={"BACKEND": "sqs"},
     ),
 )
 
