@@ -20,7 +20,7 @@ from brokerjobs.errors import DeliveryLostError, EnvelopeError, UnknownJobError
 from brokerjobs.job import Job, JobContext, JobRegistry
 from brokerjobs.worker.execution import JobRunner
 from brokerjobs.worker.hooks import Hooks, JobEvent, Middleware, chain
-from brokerjobs.worker.outcome import ACK, Decision, Settle, decide, failure_reason
+from brokerjobs.worker.outcome import ACK, Decision, Settle, decide, error_summary
 
 log = logging.getLogger("brokerjobs.worker")
 job_log = logging.getLogger("brokerjobs.job")
@@ -71,8 +71,9 @@ class Processor:
             return event
         try:
             job = cls.model_validate(envelope.payload)
-        except ValidationError as exc:
-            reason = f"payload no longer validates against {cls.job_name}: {_summary(exc)}"
+        except Exception as exc:  # a validator may raise anything, not only ValidationError
+            why = _summary(exc) if isinstance(exc, ValidationError) else error_summary(exc)
+            reason = f"payload no longer validates against {cls.job_name}: {why}"
             await self._reject(event, reason, still_ours)
             return event
         event.job = job
@@ -186,6 +187,3 @@ def _summary(exc: ValidationError, limit: int = 3) -> str:
         parts.append(f"{where}: {error['msg']}")
     more = exc.error_count() - limit
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
-
-
-__all__ = ["Processor", "failure_reason"]

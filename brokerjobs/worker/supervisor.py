@@ -26,6 +26,8 @@ POLL = 0.2
 QUICK_DEATH = 5.0
 """A child dying sooner than this after its start makes the next restart wait longer."""
 MAX_RESTART_PAUSE = 30.0
+USAGE_ERROR = 2
+"""A child exiting with this code was misconfigured: it is not restarted."""
 
 
 @dataclass
@@ -85,6 +87,7 @@ class Supervisor:
     def _loop(self) -> int:
         forwarded = 0
         failures = 0
+        usage_error = False
         while True:
             while forwarded < len(self._signals):
                 signum = self._signals[forwarded]
@@ -113,9 +116,18 @@ class Supervisor:
                         describe_exit(code),
                     )
                     continue
+                if code == USAGE_ERROR:
+                    log.error(
+                        "worker %d exited with a usage error (exit code 2); stopping "
+                        "all workers: restarting it would fail the same way",
+                        index,
+                    )
+                    self._signals.append(signal.SIGTERM)
+                    usage_error = True
+                    continue
                 self._schedule_restart(child, code)
             if stopping and not self._children:
-                return 1 if failures else 0
+                return USAGE_ERROR if usage_error else 1 if failures else 0
             now = time.monotonic()
             for index, (when, quick) in list(self._pending.items()):
                 if when <= now:

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import field_validator
+
 from brokerjobs import Fail, Job, JobContext, Retry
 
 
@@ -133,6 +135,22 @@ class Sleep(Job, name="bjtest.sleep"):
 class Typed(Job, name="bjtest.typed"):
     token: str
     count: int
+
+    async def run(self, ctx: JobContext) -> None:
+        record(self.token, ctx)
+
+
+class Picky(Job, name="bjtest.picky"):
+    """Its validator raises TypeError (not a ValidationError) for one value."""
+
+    token: str
+
+    @field_validator("token")
+    @classmethod
+    def refuse_boom(cls, value: str) -> str:
+        if value == "boom":
+            raise TypeError("cannot handle boom")
+        return value
 
     async def run(self, ctx: JobContext) -> None:
         record(self.token, ctx)

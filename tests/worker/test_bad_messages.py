@@ -84,3 +84,17 @@ async def test_payload_that_no_longer_validates_is_dead_lettered(
 
 async def _ran(token: str) -> bool:
     return len(jobs.runs(token)) == 1
+
+
+async def test_a_validator_raising_any_exception_dead_letters_the_message(
+    backend: Backend, queue: str, token: str
+) -> None:
+    body = envelope_body("bjtest.picky", {"token": "boom"}, queue=queue)
+    message_id = json.loads(body)["id"]
+    await backend.publish(queue, OutgoingMessage(body=body, message_id=message_id))
+    await send(backend, queue, jobs.Picky(token=token))
+    async with running(make_worker(backend, [queue])):
+        dead = await dead_letter(backend, queue, message_id)
+        await eventually(lambda: _ran(token))
+    assert "payload no longer validates against bjtest.picky" in dead.reason
+    assert "TypeError: cannot handle boom" in dead.reason
