@@ -96,7 +96,7 @@ class Telemetry:
         instruments = self.instruments
         base = instruments.attributes(queue, job_name)
         instruments.consumed.add(1, base)
-        instruments.in_flight.add(1, base)
+        instruments.started(queue, job_name)
         wait = _queue_wait(envelope) if event.attempt == 1 else None
         if wait is not None:
             instruments.queue_wait.record(wait, base)
@@ -123,7 +123,7 @@ class Telemetry:
         finally:
             elapsed = time.perf_counter() - started
             current_job.reset(log_token)
-            instruments.in_flight.add(-1, base)
+            instruments.ended(queue, job_name)
             self._finish(event, job_name, elapsed, raised, span, secrets)
 
     def _start(
@@ -188,7 +188,6 @@ class Telemetry:
         kind = sc.error_type(error) if error is not None else None
         instruments = self.instruments
         attributes = instruments.attributes(event.queue, job_name, outcome, kind)
-        instruments.attempts.add(1, attributes)
         instruments.process_duration.record(elapsed, attributes)
         if event.duration is not None:
             instruments.run_duration.record(event.duration, attributes)
@@ -224,8 +223,9 @@ class Telemetry:
         kind = _rejection_type(event)
         instruments = self.instruments
         instruments.consumed.add(1, instruments.attributes(event.queue, job_name))
-        instruments.attempts.add(
-            1, instruments.attributes(event.queue, job_name, "dead_letter", kind)
+        # Nothing ran: a zero duration, so the outcome counts match the messages settled.
+        instruments.process_duration.record(
+            0.0, instruments.attributes(event.queue, job_name, "dead_letter", kind)
         )
         if not self._tracing():
             return

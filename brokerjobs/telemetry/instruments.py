@@ -4,22 +4,27 @@
 | --- | --- | --- | --- |
 | ``messaging.client.consumed.messages`` | counter | ``{message}`` | system, queue, job |
 | ``messaging.process.duration`` | histogram | ``s`` | + outcome, error.type |
-| ``brokerjobs.job.attempts`` | counter | ``{attempt}`` | + outcome, error.type |
 | ``brokerjobs.job.duration`` | histogram | ``s`` | + outcome, error.type |
 | ``brokerjobs.job.queue_wait`` | histogram | ``s`` | system, queue, job |
-| ``brokerjobs.job.in_flight`` | up-down counter | ``{job}`` | system, queue, job |
+| ``brokerjobs.job.in_flight`` | observable up-down counter | ``{job}`` | system, queue, job |
 
 ``messaging.process.duration`` covers the whole handling (hooks, ``run``, settling), like
-the CONSUMER span; ``brokerjobs.job.duration`` covers ``run`` alone.
+the CONSUMER span; ``brokerjobs.job.duration`` covers ``run`` alone. Jobs by outcome are
+the histograms' counts per ``brokerjobs.job.outcome`` (as HTTP request counts are the
+count of ``http.server.request.duration``): one measurement less per job. Jobs in flight
+are plain integers read at collection time, not two measurements per job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from opentelemetry import metrics
-from opentelemetry.metrics import MeterProvider
+from opentelemetry.metrics import MeterProvider, Observation
 from opentelemetry.util.types import Attributes
 
 from brokerjobs.telemetry import semconv as sc
+from brokerjobs.telemetry.observable import observe
 
 _Key = tuple[str, str | None, str | None, str | None]
 
@@ -45,11 +50,6 @@ class WorkerInstruments:
             description="Duration of handling one message: hooks, run and settling.",
             explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
         )
-        self.attempts = meter.create_counter(
-            "brokerjobs.job.attempts",
-            unit="{attempt}",
-            description="Job attempts that ended, by outcome (success, retry, dead_letter, lost).",
-        )
         self.run_duration = meter.create_histogram(
             "brokerjobs.job.duration",
             unit="s",
@@ -63,12 +63,30 @@ class WorkerInstruments:
             "first attempt's start.",
             explicit_bucket_boundaries_advisory=sc.WAIT_BUCKETS,
         )
-        self.in_flight = meter.create_up_down_counter(
+        self.in_flight: dict[tuple[str, str | None], int] = {}
+        """Jobs being handled now, per (queue, job); change with :meth:`started`/:meth:`ended`."""
+        observe(
+            self,
+            WorkerInstruments._observe_in_flight,
             "brokerjobs.job.in_flight",
+            "up_down_counter",
             unit="{job}",
             description="Jobs being handled right now.",
+            meter_provider=meter_provider,
         )
         self._cache: dict[_Key, Attributes] = {}
+
+    def started(self, queue: str, job: str | None) -> None:
+        key = (queue, job)
+        self.in_flight[key] = self.in_flight.get(key, 0) + 1
+
+    def ended(self, queue: str, job: str | None) -> None:
+        key = (queue, job)
+        self.in_flight[key] -= 1
+
+    def _observe_in_flight(self) -> Iterable[Observation]:
+        for (queue, job), count in list(self.in_flight.items()):
+            yield Observation(count, self.attributes(queue, job))
 
     def attributes(
         self,

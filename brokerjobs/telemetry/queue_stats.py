@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Any, Final
 
-from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.metrics import MeterProvider, Observation
 
 from brokerjobs.backend import Backend, QueueStats
 from brokerjobs.telemetry import semconv as sc
+from brokerjobs.telemetry.observable import observe
 
 log = logging.getLogger("brokerjobs.telemetry")
 
@@ -62,30 +63,23 @@ class QueueStatsGauges:
         """Monotonic time of the last poll that read every queue."""
         self._failing = False
         self._task: asyncio.Task[None] | None = None
-        meter = (
-            meter_provider.get_meter("brokerjobs")
-            if meter_provider is not None
-            else metrics.get_meter("brokerjobs")
-        )
         for field in FIELDS:
-            age = field == "oldest_ready_age"
-            meter.create_observable_gauge(
+            observe(
+                self,
+                functools.partial(QueueStatsGauges._observations, field=field),
                 f"brokerjobs.queue.{field}",
-                callbacks=[self._observer(field)],
-                unit="s" if age else "{message}",
+                "gauge",
+                unit="s" if field == "oldest_ready_age" else "{message}",
                 description=_DESCRIPTIONS[field],
+                meter_provider=meter_provider,
             )
 
-    def _observer(self, field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
-        def observe(options: CallbackOptions) -> Iterable[Observation]:
-            for queue, stats in list(self.latest.items()):
-                value = getattr(stats, field)
-                if value is not None:
-                    yield Observation(
-                        value, {sc.MESSAGING_SYSTEM: self.system, sc.DESTINATION_NAME: queue}
-                    )
-
-        return observe
+    def _observations(self, field: str) -> Iterable[Observation]:
+        for queue, stats in list(self.latest.items()):
+            value = getattr(stats, field)
+            if value is not None:
+                attributes = {sc.MESSAGING_SYSTEM: self.system, sc.DESTINATION_NAME: queue}
+                yield Observation(value, attributes)
 
     async def refresh(self) -> list[QueueStats]:
         """Read every queue now; a queue that fails is dropped (no stale values reported)."""

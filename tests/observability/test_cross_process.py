@@ -124,7 +124,7 @@ async def test_one_trace_across_the_process_boundary(
             status, metrics_text = http_get(port, "/metrics")
             assert status == 200
             assert f'messaging_destination_name="{queue}"' in metrics_text
-            assert "brokerjobs_job_attempts_total" in metrics_text
+            assert "messaging_process_duration_seconds_count" in metrics_text
         finally:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)

@@ -110,7 +110,7 @@ async def test_metrics_endpoint_serves_worker_metrics_and_queue_gauges(
         await gauges.refresh()
         status, text = await asyncio.to_thread(_get, server.port, "/metrics")
         assert _sample(text, "brokerjobs_queue_ready", labels) == 0
-        assert "# TYPE brokerjobs_job_attempts_total counter" in text
+        assert "# TYPE messaging_client_consumed_messages_total counter" in text
         assert "# TYPE messaging_process_duration_seconds histogram" in text
         assert "# TYPE brokerjobs_job_in_flight gauge" in text
         count = _sample(text, "messaging_process_duration_seconds_count", labels)
@@ -124,7 +124,7 @@ async def test_metrics_endpoint_serves_worker_metrics_and_queue_gauges(
 
 async def _attempts(reader: PrometheusReader, queue: str, expected: int) -> bool:
     text = reader.render()
-    return _sample(text, "brokerjobs_job_attempts_total", queue) == expected
+    return _sample(text, "messaging_process_duration_seconds_count", queue) == expected
 
 
 def _sample(text: str, name: str, containing: str) -> float:
