@@ -79,6 +79,7 @@ def _raw(name: str, module: str, queue_type: str, modes: tuple[str, ...]) -> Sys
             "QUEUE_TYPE": queue_type.removeprefix("plain-"),
             "QUEUE_ARGS": json.dumps(BROKERJOBS_QUORUM_ARGS if queue_type == "quorum" else {}),
         },
+        sizes=None if queue_type == "quorum" else (100,),
     )
 
 
@@ -218,7 +219,10 @@ SQS_SYSTEMS: tuple[System, ...] = (
         ("seq", "batch"),
         tuple(
             WorkerSetup(
-                f"{n}t", ("-m", "bench.peers.raw_boto3", "worker"), env={"BENCH_THREADS": str(n)}
+                f"{n}t",
+                ("-m", "bench.peers.raw_boto3", "worker"),
+                env={"BENCH_THREADS": str(n)},
+                sizes=None if n == 1 else (100,),
             )
             for n in (1, 4)
         ),
