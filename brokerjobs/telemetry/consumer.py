@@ -103,25 +103,26 @@ class Telemetry:
         log_token = current_job.set(
             JobLogContext(event.message_id, queue, event.attempt, job_name, secrets)
         )
-        traced = self._start(event, envelope, wait) if self._tracing() else None
-        span = traced[0] if traced is not None else None
+        span: Span | None = None
+        if self._tracing():
+            span, parent = self._start(event, envelope, wait)
+            context: Context | None = trace.set_span_in_context(span, parent)
+        else:
+            # No SDK: no span, but the producer's context stays current, so a job that
+            # dispatches (or calls an instrumented client) carries the trace on.
+            context = propagate.extract(envelope.headers) if envelope.headers else None
+        context_token = otel_context.attach(context) if context is not None else None
         started = time.perf_counter()
         raised: BaseException | None = None
         try:
-            if traced is None:
-                await call_next()
-            else:
-                span, parent = traced
-                context_token = otel_context.attach(trace.set_span_in_context(span, parent))
-                try:
-                    await call_next()
-                finally:
-                    otel_context.detach(context_token)
+            await call_next()
         except BaseException as exc:
             raised = exc
             raise
         finally:
             elapsed = time.perf_counter() - started
+            if context_token is not None:
+                otel_context.detach(context_token)
             current_job.reset(log_token)
             instruments.ended(queue, job_name)
             self._finish(event, job_name, elapsed, raised, span, secrets)

@@ -10,10 +10,11 @@ carries (the conventions' "batch publishing without create spans").
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import TracebackType
 
+from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
@@ -54,27 +55,48 @@ def outgoing_headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return headers
 
 
-@contextmanager
-def producer_span() -> Iterator[SendSpan]:
+class _ProducerScope:
+    """The context manager :func:`producer_span` returns (a class: cheaper than a generator)."""
+
+    __slots__ = ("_send", "_token")
+
+    def __enter__(self) -> SendSpan:
+        if _tracing():
+            span = tracer.start_span(sc.SEND, kind=SpanKind.PRODUCER)
+            self._token: object | None = otel_context.attach(trace.set_span_in_context(span))
+        else:  # no SDK: nothing to record; the caller's context is what gets injected
+            span, self._token = trace.INVALID_SPAN, None
+        self._send = SendSpan(span, time.perf_counter())
+        return self._send
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        send = self._send
+        _finish(send, exc)
+        if self._token is not None:
+            otel_context.detach(self._token)  # type: ignore[arg-type]
+            send.span.end()
+
+
+def producer_span() -> _ProducerScope:
     """A PRODUCER span around one dispatch (single or batch); renamed once the queue is known.
 
+    Use as ``with producer_span() as send:`` and pass ``send`` to :func:`describe_send`.
     On exit the ``messaging.client.sent.messages`` counter and the
     ``messaging.client.operation.duration`` histogram are recorded (with ``error.type``
     when the dispatch raised); a failure is recorded on the span with its message redacted.
+    Without an SDK no span is started at all.
     """
-    with tracer.start_as_current_span(
-        sc.SEND,
-        kind=SpanKind.PRODUCER,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        send = SendSpan(span, time.perf_counter())
-        try:
-            yield send
-        except BaseException as exc:
-            _finish(send, exc)
-            raise
-        _finish(send, None)
+    return _ProducerScope()
+
+
+def _tracing() -> bool:
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
 def _finish(send: SendSpan, exc: BaseException | None) -> None:
