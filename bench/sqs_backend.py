@@ -5,7 +5,8 @@
 
 Starts ``python -m moto.server`` on 127.0.0.1 (a free port) in a child process unless
 ``--endpoint`` is given, and stops it (by its PID) at the end. Pairs, each side measured
-``--runs`` times on a fresh queue (moto slows down as a queue grows), median reported:
+``--runs`` times on a fresh queue (moto slows down as a queue grows), the sides
+alternating, median reported:
 
 * raw ``send_message``                       vs ``SQSBackend.publish_sync``
 * raw ``send_message_batch`` (10 per call)   vs ``SQSBackend.publish_batch_sync``
@@ -192,16 +193,23 @@ class Bench:
 
 
 def measure(
-    runs: int, run: Callable[[int], float], count: int, counter: CallCounter
-) -> tuple[float, float, Counter[str]]:
-    rates = []
-    calls: Counter[str] = Counter()
+    runs: int, pair: list[tuple[Callable[[int], float], CallCounter]], count: int
+) -> list[tuple[float, float, Counter[str]]]:
+    """Median rate, calls per message and calls by operation for each side of ``pair``.
+
+    The sides alternate run by run, so a change in the machine's load hits both alike.
+    """
+    rates: list[list[float]] = [[] for _ in pair]
+    calls: list[Counter[str]] = [Counter() for _ in pair]
     for _ in range(runs):
-        counter.take()
-        rates.append(run(count))
-        calls += counter.take()
-    per_message = sum(calls.values()) / (count * runs)
-    return statistics.median(rates), per_message, calls
+        for side, (run, counter) in enumerate(pair):
+            counter.take()
+            rates[side].append(run(count))
+            calls[side] += counter.take()
+    return [
+        (statistics.median(r), sum(c.values()) / (count * runs), c)
+        for r, c in zip(rates, calls, strict=True)
+    ]
 
 
 def free_port() -> int:
@@ -264,8 +272,9 @@ def main() -> None:
             f"{'raw calls/msg':>14} {'ours calls/msg':>15}  ours calls"
         )
         for label, count, raw, ours, what in rows:
-            raw_rate, raw_per, _ = measure(args.runs, raw, count, bench.raw_calls)
-            ours_rate, ours_per, ours_calls = measure(args.runs, ours, count, bench.ours_calls)
+            (raw_rate, raw_per, _), (ours_rate, ours_per, ours_calls) = measure(
+                args.runs, [(raw, bench.raw_calls), (ours, bench.ours_calls)], count
+            )
             print(
                 f"{label:<13} {count:>6} {raw_rate:>10.0f} {ours_rate:>11.0f} "
                 f"{ours_rate / raw_rate:>6.2f} {raw_per:>14.3f} {ours_per:>15.3f}  "

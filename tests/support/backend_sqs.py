@@ -9,6 +9,7 @@ region apply. Every test gets its own queue-name prefix; ``aclose`` deletes its 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -78,6 +79,13 @@ class SQSHarness(BackendHarness):
             "wait_time": 1,
             "auto_create": True,
             **overrides,
+        }
+
+    def subprocess_env(self) -> dict[str, str]:
+        """Environment for a ``brokerjobs consume`` child on this test's endpoint and names."""
+        return {
+            "BROKERJOBS_BACKEND": self.name,
+            "BROKERJOBS_BACKEND_OPTIONS": json.dumps(self.options()),
         }
 
     async def new_backend(self, **overrides: Any) -> Backend:

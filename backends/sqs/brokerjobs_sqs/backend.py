@@ -118,6 +118,7 @@ class SQSBackend(Backend):
             clients=self._clients,
             settler=self._settler,
             now=self._clock.now,
+            forget_queue=self._queues.forget,
         )
         self._subscriptions.append(subscription)
         return subscription

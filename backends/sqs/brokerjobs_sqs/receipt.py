@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -9,6 +11,8 @@ from brokerjobs.backend import Delivery
 from brokerjobs_sqs.queues import QueueRef
 from brokerjobs_sqs.settings import MAX_VISIBILITY
 from brokerjobs_sqs.wire import Meta, WireBody
+
+log = logging.getLogger("brokerjobs.sqs")
 
 LEASE_CAP_MARGIN = 60.0
 """Stop extending this long before SQS's 12 h visibility cap, so a last call cannot be refused."""
@@ -56,3 +60,29 @@ class Receipt:
             attempt=self.attempt,
             receipt=self,
         )
+
+
+def renewals(
+    receipts: Iterable[Receipt], now: float, timeout: int, interval: float
+) -> tuple[list[Receipt], list[Receipt]]:
+    """Which leases the heartbeat renews now (ending within two beats), and which expired.
+
+    A lease that cannot be renewed for a full ``timeout`` before the 12 h cap is left to
+    run out, with one warning.
+    """
+    renew: list[Receipt] = []
+    expired: list[Receipt] = []
+    for receipt in list(receipts):
+        if receipt.lease_until <= now:
+            expired.append(receipt)
+        elif receipt.lease_until - now <= 2 * interval:
+            if receipt.lease_cap - now >= timeout:
+                renew.append(receipt)
+            elif not receipt.cap_warned:
+                receipt.cap_warned = True
+                log.warning(
+                    "message %s on %s is near SQS's 12 h visibility cap; no longer extended",
+                    receipt.meta.message_id,
+                    receipt.ref.sqs_name,
+                )
+    return renew, expired

@@ -22,7 +22,7 @@ from brokerjobs.errors import BrokerJobsError, BrokerUnavailableError, QueueNotF
 from brokerjobs_sqs.batching import MAX_BATCH
 from brokerjobs_sqs.client import ClientHolder
 from brokerjobs_sqs.queues import QueueRef
-from brokerjobs_sqs.receipt import Receipt
+from brokerjobs_sqs.receipt import Receipt, renewals
 from brokerjobs_sqs.settings import SQSSettings
 from brokerjobs_sqs.settling import Settler
 from brokerjobs_sqs.translate import translated
@@ -48,8 +48,10 @@ class SQSSubscription(Subscription):
         clients: ClientHolder,
         settler: Settler,
         now: Callable[[], float],
+        forget_queue: Callable[[str], None] = lambda name: None,
     ) -> None:
         self._refs = list(refs)
+        self._forget_queue = forget_queue
         self._prefetch = prefetch
         self._settings = settings
         self._clients = clients
@@ -142,6 +144,7 @@ class SQSSubscription(Subscription):
             try:
                 messages = await self._clients.run(self._receive, ref, wanted)
             except QueueNotFoundError as exc:
+                self._forget_queue(ref.name)  # deleted: the next subscription resolves it anew
                 self._fail(exc)
                 return
             except BrokerJobsError as exc:
@@ -237,22 +240,9 @@ class SQSSubscription(Subscription):
         interval = max(0.2, timeout / 3)
         while not (self._stopped and not self._owned):
             await asyncio.sleep(interval)
-            now = time.monotonic()
-            expiring = []
-            for receipt in list(self._owned):
-                if receipt.lease_until <= now:
-                    self._lose(receipt)
-                elif receipt.lease_until - now <= 2 * interval:
-                    if receipt.lease_cap - now >= timeout:
-                        expiring.append(receipt)
-                    elif not receipt.cap_warned:
-                        receipt.cap_warned = True
-                        log.warning(
-                            "message %s on %s is near SQS's 12 h visibility cap; "
-                            "no longer extended",
-                            receipt.meta.message_id,
-                            receipt.ref.sqs_name,
-                        )
+            expiring, expired = renewals(self._owned, time.monotonic(), timeout, interval)
+            for receipt in expired:
+                self._lose(receipt)
             if not expiring:
                 continue
             try:
