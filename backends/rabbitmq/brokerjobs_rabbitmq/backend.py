@@ -201,7 +201,7 @@ class RabbitMQBackend(Backend):
 
     # -- topology and operations --------------------------------------------------------
     async def declare(self, queue: str) -> None:
-        if queue in self.declared_queues:
+        if queue in self._declared:  # set membership is atomic; the lock guards updates
             return
         _, declare_lock = self._locks()
         # One declaration at a time: 500 tasks publishing to a new queue declare it once.

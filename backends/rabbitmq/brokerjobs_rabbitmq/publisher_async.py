@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -83,6 +84,10 @@ class _LoopState:
         self.connection: aiormq.abc.AbstractConnection | None = None
         self.channel: aiormq.abc.AbstractChannel | None = None
 
+    def current(self) -> bool:
+        """Whether this state belongs to the running loop."""
+        return self.loop is asyncio.get_running_loop()
+
 
 class AsyncPublisher:
     """Publishes with confirms on a lazily opened connection (reopened after a loss)."""
@@ -117,16 +122,21 @@ class AsyncPublisher:
     async def publish(self, outgoing: Outgoing, action: str) -> None:
         """Publish one message and wait for its confirm."""
         timeout = self._settings.publish_timeout
+        started = time.monotonic()
         try:
-            async with asyncio.timeout(timeout):
-                channel = await self._channel()
-                await channel.basic_publish(
-                    outgoing.body,
-                    exchange=outgoing.route.exchange,
-                    routing_key=outgoing.route.routing_key,
-                    properties=outgoing.properties,
-                    mandatory=True,
-                )
+            state = self._state
+            channel = state.channel if state is not None else None
+            if channel is None or channel.is_closed or state is None or not state.current():
+                async with asyncio.timeout(timeout):
+                    channel = await self._channel()
+            await channel.basic_publish(
+                outgoing.body,
+                exchange=outgoing.route.exchange,
+                routing_key=outgoing.route.routing_key,
+                properties=outgoing.properties,
+                mandatory=True,
+                timeout=max(0.001, timeout - (time.monotonic() - started)),
+            )
         except Exception as exc:
             raise translate(exc, self._settings, action, timeout=timeout) from None
 
