@@ -23,7 +23,7 @@ class Heartbeat:
         self,
         backend: Backend,
         held: Callable[[], Iterable[Delivery]],
-        on_lost: Callable[[Delivery], None],
+        on_lost: Callable[[Delivery, Exception], None],
         *,
         lease: float,
         interval: float | None = None,
@@ -57,8 +57,7 @@ class Heartbeat:
         try:
             await self._backend.extend(delivery, seconds=self.lease)
         except DeliveryLostError as exc:
-            log.warning("lost the lease of %s: %s", delivery.message_id, exc)
-            self._on_lost(delivery)
+            self._on_lost(delivery, exc)
         except Exception as exc:
             # Transient trouble: the next beat tries again well before the lease ends.
             log.warning("could not extend the lease of %s: %s", delivery.message_id, exc)

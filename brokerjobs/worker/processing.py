@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -25,7 +26,15 @@ from brokerjobs.worker.outcome import ACK, Decision, Settle, decide, error_summa
 log = logging.getLogger("brokerjobs.worker")
 job_log = logging.getLogger("brokerjobs.job")
 
-StillOurs = Callable[[], bool]
+
+class Claim(Protocol):
+    """The worker's hold on one delivery."""
+
+    def still_ours(self) -> bool:
+        """False once the delivery's subscription or lease was lost."""
+
+    def letting_go(self) -> None:
+        """The delivery is being settled: stop extending its lease."""
 
 
 class Processor:
@@ -47,19 +56,19 @@ class Processor:
         self._middleware = list(middleware)
         self._max_size = max_size
 
-    async def handle(self, delivery: Delivery, still_ours: StillOurs) -> JobEvent:
+    async def handle(self, delivery: Delivery, claim: Claim) -> JobEvent:
         """Process ``delivery`` to the end; returns what happened (``event.outcome``)."""
         event = JobEvent(delivery)
         try:
             envelope = decode(delivery.body, max_size=self._max_size)
         except EnvelopeError as exc:
-            await self._reject(event, str(exc), still_ours)
+            await self._reject(event, str(exc), claim)
             return event
         event.envelope = envelope
         try:
             cls = self._registry.get(envelope.job)
         except UnknownJobError as exc:
-            await self._reject(event, str(exc), still_ours)
+            await self._reject(event, str(exc), claim)
             return event
         if delivery.attempt > envelope.max_attempts:
             reason = (
@@ -67,18 +76,18 @@ class Processor:
                 f"{envelope.max_attempts}; the earlier deliveries ended without a result "
                 "(the worker was killed or crashed, or lost its connection, mid-job)"
             )
-            await self._reject(event, reason, still_ours)
+            await self._reject(event, reason, claim)
             return event
         try:
             job = cls.model_validate(envelope.payload)
         except Exception as exc:  # a validator may raise anything, not only ValidationError
             why = _summary(exc) if isinstance(exc, ValidationError) else error_summary(exc)
             reason = f"payload no longer validates against {cls.job_name}: {why}"
-            await self._reject(event, reason, still_ours)
+            await self._reject(event, reason, claim)
             return event
         event.job = job
         event.context = _context(delivery, envelope)
-        inner = partial(self._run, event, job, still_ours)
+        inner = partial(self._run, event, job, claim)
         if not self._middleware:
             await inner()
             return event
@@ -88,10 +97,10 @@ class Processor:
             if event.outcome is not None:
                 log.exception("middleware failed after message %s was settled", event.message_id)
             else:
-                await self._fail(event, job, exc, still_ours)
+                await self._fail(event, job, exc, claim)
         return event
 
-    async def _run(self, event: JobEvent, job: Job, still_ours: StillOurs) -> None:
+    async def _run(self, event: JobEvent, job: Job, claim: Claim) -> None:
         if self._hooks.has("before"):
             await self._hooks.emit("before", event)
         assert event.context is not None
@@ -100,26 +109,27 @@ class Processor:
             await self._runner.run(job, event.context, type(job).job_options.time_limit)
         except Exception as exc:
             event.duration = time.perf_counter() - started
-            await self._fail(event, job, exc, still_ours)
+            await self._fail(event, job, exc, claim)
             return
         event.duration = time.perf_counter() - started
-        await self._settle(event, ACK, still_ours)
+        await self._settle(event, ACK, claim)
 
-    async def _fail(self, event: JobEvent, job: Job, exc: Exception, still_ours: StillOurs) -> None:
+    async def _fail(self, event: JobEvent, job: Job, exc: Exception, claim: Claim) -> None:
         event.error = exc
         if self._hooks.has("on_failure"):
             await self._hooks.emit("on_failure", event)
         assert event.envelope is not None
         decision = decide(exc, type(job).job_options, event.attempt, event.envelope.max_attempts)
-        await self._settle(event, decision, still_ours)
+        await self._settle(event, decision, claim)
 
-    async def _reject(self, event: JobEvent, reason: str, still_ours: StillOurs) -> None:
+    async def _reject(self, event: JobEvent, reason: str, claim: Claim) -> None:
         log.warning("dead-lettering message %s at once: %s", event.message_id, reason)
-        await self._settle(event, Decision(Settle.DEAD_LETTER, reason=reason), still_ours)
+        await self._settle(event, Decision(Settle.DEAD_LETTER, reason=reason), claim)
 
-    async def _settle(self, event: JobEvent, decision: Decision, still_ours: StillOurs) -> None:
+    async def _settle(self, event: JobEvent, decision: Decision, claim: Claim) -> None:
         delivery = event.delivery
-        if not still_ours():
+        claim.letting_go()
+        if not claim.still_ours():
             event.outcome = "lost"
             log.warning(
                 "not settling message %s: its subscription or lease was lost while it ran; "

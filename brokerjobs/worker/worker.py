@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from brokerjobs import config
 from brokerjobs.backend import Backend, Delivery
 from brokerjobs.discovery import get_backend
-from brokerjobs.errors import BrokerUnavailableError, ConfigurationError
+from brokerjobs.errors import ConfigurationError
 from brokerjobs.job import JobRegistry
 from brokerjobs.job import registry as default_registry
 from brokerjobs.options import DEFAULT_QUEUE
@@ -19,6 +19,7 @@ from brokerjobs.worker.hooks import Hooks, Middleware
 from brokerjobs.worker.intake import Feed, Intake, Reconnect
 from brokerjobs.worker.leases import Heartbeat
 from brokerjobs.worker.processing import Processor
+from brokerjobs.worker.startup import check_time_limits, declare_queues
 
 log = logging.getLogger("brokerjobs.worker")
 
@@ -79,6 +80,8 @@ class Worker:
         self._priority_grace = priority_grace
         self._running: dict[asyncio.Task[object], Delivery] = {}
         self._lost: set[Delivery] = set()
+        self._holding: set[Delivery] = set()
+        """Running deliveries not yet being settled: the heartbeat extends these."""
         self._wake = asyncio.Event()
         self._stop_requested = False
         self._stop_now = asyncio.Event()
@@ -104,6 +107,9 @@ class Worker:
         self._stop_now.set()
         self._wake.set()
 
+    def _stopped(self) -> bool:
+        return self._stop_requested
+
     @property
     def running(self) -> int:
         """Jobs in flight."""
@@ -122,8 +128,11 @@ class Worker:
         Returns True when every job it started was settled, False when some were left
         running at a forced stop (they are redelivered).
         """
-        self._check_time_limits()
-        if not await self._declare_queues():
+        check_time_limits(self.backend, self.registry, self.queues)
+        declared = await declare_queues(
+            self.backend, self.queues, self._reconnect or Reconnect(), self._wake, self._stopped
+        )
+        if not declared:
             return True
         runner = JobRunner(self.concurrency)
         settings = config.settings()
@@ -178,12 +187,9 @@ class Worker:
 
     def _start(self, processor: Processor, delivery: Delivery, feed: Feed, generation: int) -> None:
         assert self._intake is not None
-        intake = self._intake
-
-        def still_ours() -> bool:
-            return delivery not in self._lost and intake.is_current(feed, generation)
-
-        task: asyncio.Task[object] = asyncio.create_task(processor.handle(delivery, still_ours))
+        claim = _Claim(self, delivery, self._intake, feed, generation)
+        self._holding.add(delivery)
+        task: asyncio.Task[object] = asyncio.create_task(processor.handle(delivery, claim))
         self._running[task] = delivery
         task.add_done_callback(self._finished)
 
@@ -191,18 +197,29 @@ class Worker:
         delivery = self._running.pop(task, None)
         if delivery is not None:
             self._lost.discard(delivery)
+            self._holding.discard(delivery)
         if not task.cancelled() and task.exception() is not None:
             log.error("message handling crashed", exc_info=task.exception())
         self._wake.set()
 
     def _held(self) -> list[Delivery]:
         buffered = self._intake.buffered() if self._intake is not None else []
-        running = [d for d in self._running.values() if d not in self._lost]
+        running = [d for d in self._holding if d not in self._lost]
         return running + buffered
 
-    def _on_lease_lost(self, delivery: Delivery) -> None:
-        if self._intake is None or not self._intake.drop(delivery):
+    def _on_lease_lost(self, delivery: Delivery, error: Exception) -> None:
+        if self._intake is not None and self._intake.drop(delivery):
+            log.warning(
+                "lost the lease of buffered %s; not running it: %s", delivery.message_id, error
+            )
+        elif delivery in self._holding:
+            log.warning(
+                "lost the lease of running %s; it will not be settled: %s",
+                delivery.message_id,
+                error,
+            )
             self._lost.add(delivery)
+        # Otherwise it was settled while the heartbeat was extending it: nothing was lost.
 
     async def _broker_idle(self) -> bool:
         if self._intake is not None and self._intake.buffered():
@@ -212,38 +229,6 @@ class Worker:
             if stats.ready or stats.in_flight:
                 return False
         return True
-
-    async def _declare_queues(self) -> bool:
-        attempt = 0
-        policy = self._reconnect or Reconnect()
-        while not self._stop_requested:
-            try:
-                for queue in self.queues:
-                    await self.backend.declare(queue)
-                return True
-            except BrokerUnavailableError as exc:
-                attempt += 1
-                delay = policy.delay(attempt)
-                log.warning(
-                    "broker unavailable (%s); retrying in %.1f s (attempt %d)", exc, delay, attempt
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop_now.wait(), delay)
-        return False
-
-    def _check_time_limits(self) -> None:
-        max_lease = self.backend.max_lease
-        if max_lease is None:
-            return
-        for name in self.registry.names():
-            options = self.registry.get(name).job_options
-            limit = options.time_limit
-            if options.queue in self.queues and limit is not None and limit > max_lease:
-                raise ConfigurationError(
-                    f"job {name!r} has a time limit of {limit:g} s, longer than the "
-                    f"{self.backend.name} backend can hold a message ({max_lease:g} s); "
-                    "lower its time_limit"
-                )
 
     # -- shutdown --------------------------------------------------------------------
     async def _finish(self, intake: Intake, heartbeat: Heartbeat, runner: JobRunner) -> bool:
@@ -277,3 +262,26 @@ class Worker:
         runner.shutdown()
         self._intake = None
         return not pending
+
+
+class _Claim:
+    """The worker's hold on one running delivery (see :class:`~.processing.Claim`)."""
+
+    __slots__ = ("_delivery", "_feed", "_generation", "_intake", "_worker")
+
+    def __init__(
+        self, worker: Worker, delivery: Delivery, intake: Intake, feed: Feed, generation: int
+    ) -> None:
+        self._worker = worker
+        self._delivery = delivery
+        self._intake = intake
+        self._feed = feed
+        self._generation = generation
+
+    def still_ours(self) -> bool:
+        return self._delivery not in self._worker._lost and self._intake.is_current(
+            self._feed, self._generation
+        )
+
+    def letting_go(self) -> None:
+        self._worker._holding.discard(self._delivery)

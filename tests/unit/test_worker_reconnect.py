@@ -11,6 +11,7 @@ import asyncio
 import uuid
 
 from brokerjobs import dispatch_async
+from brokerjobs.errors import BrokerUnavailableError
 from brokerjobs.memory import MemoryBackend
 from brokerjobs.memory_store import MemoryStore
 from brokerjobs.worker import CallNext, JobEvent, Reconnect, Worker
@@ -78,3 +79,40 @@ async def test_heartbeat_keeps_running_and_buffered_deliveries_owned() -> None:
 
 async def _count(token: str, count: int) -> bool:
     return len(jobs.runs(token)) >= count
+
+
+class FlakyDeclare(MemoryBackend):
+    """Unreachable for the first ``failures`` declares."""
+
+    def __init__(self, store: MemoryStore, failures: int) -> None:
+        super().__init__(store)
+        self.failures = failures
+
+    async def declare(self, queue: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise BrokerUnavailableError("connection refused (simulated)")
+        await super().declare(queue)
+
+
+async def test_worker_waits_for_an_unreachable_broker_at_start() -> None:
+    store = MemoryStore()
+    backend = FlakyDeclare(store, failures=3)
+    token = uuid.uuid4().hex
+    await dispatch_async(jobs.Succeed(token=token), backend=MemoryBackend(store), queue="q")
+    worker = Worker(backend, ["q"], reconnect=Reconnect(base=0.05, cap=0.1), stop_when_idle=True)
+    assert await asyncio.wait_for(worker.run(), 10) is True
+    assert backend.failures == 0 and len(jobs.runs(token)) == 1
+
+
+async def test_a_stop_request_ends_the_wait_for_the_broker_at_once() -> None:
+    backend = FlakyDeclare(MemoryStore(), failures=1000)
+    worker = Worker(backend, ["q"], reconnect=Reconnect(base=30, cap=30, jitter=0))
+    task = asyncio.create_task(worker.run())
+    await eventually(lambda: _declared_once(backend))
+    worker.request_stop()
+    assert await asyncio.wait_for(task, 2) is True
+
+
+async def _declared_once(backend: FlakyDeclare) -> bool:
+    return backend.failures < 1000
