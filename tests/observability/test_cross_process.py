@@ -78,6 +78,12 @@ def start_worker(
     return subprocess.Popen([*command, str(port)], env=env, cwd=ROOT, stdout=out, stderr=err)
 
 
+def start_command(
+    env: dict[str, str], command: list[str], out: IO[bytes]
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
+
+
 def hex_id(value: int, width: int) -> str:
     return "0x" + format(value, f"0{width}x")
 
@@ -160,3 +166,38 @@ async def test_one_trace_across_the_process_boundary(
     assert ran["message_id"] == traced_id
     assert ran["queue"] == queue
     assert "0x" + ran["trace_id"] == traced["context"]["trace_id"]
+
+
+async def test_the_stats_exporter_serves_queue_depth_without_a_worker(
+    harness: BackendHarness, backend: Backend, queue: str, tmp_path: Path
+) -> None:
+    env = child_env(harness)
+    for note in ("a", "b"):
+        await dispatch_async(jobs.Traced(note=note), backend=backend, queue=queue)
+    port = free_port()
+    command = [sys.executable, "-m", "brokerjobs.telemetry.exporter", "--backend", backend.name]
+    command += ["--queue", queue, "--port", str(port), "--host", "127.0.0.1", "--interval", "0.5"]
+    log = tmp_path / "exporter.log"
+    with log.open("wb") as out:
+        child = start_command(env, command, out)
+        try:
+            labels = f'messaging_destination_name="{queue}"'
+
+            async def two_ready() -> bool:
+                status, text = http_get(port, "/metrics")
+                return (
+                    status == 200
+                    and f"brokerjobs_queue_ready{{{labels}" in text
+                    and any(
+                        line.startswith("brokerjobs_queue_ready{") and line.endswith(" 2")
+                        for line in text.splitlines()
+                        if labels in line
+                    )
+                )
+
+            await eventually(two_ready, timeout=60, interval=0.2)
+            assert http_get(port, "/healthz")[0] == 200
+        finally:
+            child.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(child.wait, 30)
+    assert code == 0, log.read_text()
