@@ -1,7 +1,8 @@
 """One trace from dispatch (this process) to execution (a worker subprocess), per broker.
 
-The worker exports spans with ``OTEL_TRACES_EXPORTER=console`` (one JSON object per
-line on stdout, redirected to a file) and serves ``/healthz`` and ``/metrics``.
+The worker is ``brokerjobs consume``; it exports spans with ``OTEL_TRACES_EXPORTER=console``
+(one JSON object per line on stdout, redirected to a file) and serves ``/healthz`` and
+``/metrics`` (``--metrics-port``).
 """
 
 from __future__ import annotations
@@ -74,8 +75,11 @@ def http_get(port: int, path: str) -> tuple[int, str]:
 def start_worker(
     env: dict[str, str], backend: str, queue: str, port: int, out: IO[bytes], err: IO[bytes]
 ) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "tests.observability.worker_process", backend, queue]
-    return subprocess.Popen([*command, str(port)], env=env, cwd=ROOT, stdout=out, stderr=err)
+    """``brokerjobs consume`` as a user runs it, JSON logs, health and metrics served."""
+    command = [sys.executable, "-m", "brokerjobs.cli", "consume", "--backend", backend]
+    command += ["--app", "tests.observability.jobs", "--queue", queue, "--log-format", "json"]
+    command += ["--metrics-port", str(port)]
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=err)
 
 
 def start_command(
