@@ -24,7 +24,8 @@ async def test_known_workload_gives_exact_metrics(
     async def all_attempts_ended() -> bool:
         return total(reader, "messaging.process.duration", here) >= 7
 
-    async with running(instrumented(backend, [queue])):
+    worker = instrumented(backend, [queue])  # alive below: its in-flight gauge goes with it
+    async with running(worker):
         await eventually(all_attempts_ended, timeout=30)
 
     def attempts(outcome: str, **more: str) -> float:
