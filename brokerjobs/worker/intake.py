@@ -18,6 +18,7 @@ on the new one, and re-subscribes with exponential backoff and jitter, forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -29,6 +30,9 @@ from brokerjobs.backend import Backend, Delivery, Subscription
 from brokerjobs.errors import BrokerUnavailableError, DeliveryLostError
 
 log = logging.getLogger("brokerjobs.worker")
+
+STOP_GRACE = 5.0
+"""Seconds a feed gets to end after its subscription was stopped (then it is cancelled)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,7 @@ class Intake:
         self._reconnect = reconnect or Reconnect()
         self._grace = priority_grace
         self._stopping = False
+        self._stopped = asyncio.Event()
 
     def start(self) -> None:
         for feed in self.feeds:
@@ -136,9 +141,13 @@ class Intake:
             try:
                 if feed.subscription is None:
                     feed.waiting_since = time.monotonic()
-                    feed.subscription = await self._backend.consume(
+                    subscription = await self._backend.consume(
                         [feed.queue], prefetch=self._backend_prefetch
                     )
+                    if self._stopping:
+                        await _stop_quietly(subscription)
+                        return
+                    feed.subscription = subscription
                     if failures:
                         log.info("re-subscribed to queue %r", feed.queue)
                 await self._fill(feed)
@@ -165,14 +174,17 @@ class Intake:
                     exc_info=level == logging.ERROR,
                 )
                 feed.waiting_since = time.monotonic()
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), delay)
 
     async def _fill(self, feed: Feed) -> None:
         assert feed.subscription is not None
         while not self._stopping:
-            while len(feed.buffer) >= self._buffer_size:
+            while len(feed.buffer) >= self._buffer_size and not self._stopping:
                 feed.room.clear()
                 await feed.room.wait()
+            if self._stopping:
+                return
             feed.waiting_since = started = time.monotonic()
             delivery = await anext(feed.subscription)
             feed.waiting_since = None
@@ -201,13 +213,23 @@ class Intake:
     async def stop(self) -> None:
         """Stop fetching, stop the subscriptions, and give buffered deliveries back."""
         self._stopping = True
+        self._stopped.set()
         for feed in self.feeds:
-            if feed.task is not None:
-                feed.task.cancel()
-        await asyncio.gather(*(f.task for f in self.feeds if f.task), return_exceptions=True)
+            feed.room.set()
+        # Stop the subscriptions first: a pending fetch then ends (StopAsyncIteration)
+        # without relying on cancellation, which asyncio.wait_for in a backend can swallow.
         for feed in self.feeds:
             if feed.subscription is not None:
                 await _stop_quietly(feed.subscription)
+        pumps = {feed.task for feed in self.feeds if feed.task is not None}
+        if pumps:
+            _, pending = await asyncio.wait(pumps, timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            if pending:
+                _, stuck = await asyncio.wait(pending, timeout=STOP_GRACE)
+                if stuck:
+                    log.warning("%d subscriptions did not stop; leaving them", len(stuck))
         released = 0
         for feed in self.feeds:
             while feed.buffer:
