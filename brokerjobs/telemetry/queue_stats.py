@@ -39,8 +39,14 @@ FIELDS: Final = ("ready", "in_flight", "delayed", "dead", "oldest_ready_age")
 
 
 def stats_document(stats: Sequence[QueueStats], backend: str | None = None) -> dict[str, Any]:
-    """``{"backend": ..., "queues": [{"queue", "ready", "in_flight", ...}]}`` for JSON output."""
-    return {"backend": backend, "queues": [asdict(item) for item in stats]}
+    """``{"queues": [{"queue", "ready", "in_flight", ...}]}`` (what ``stats --json`` prints).
+
+    With ``backend``, a ``"backend"`` key names it too.
+    """
+    document: dict[str, Any] = {"queues": [asdict(item) for item in stats]}
+    if backend is not None:
+        document["backend"] = backend
+    return document
 
 
 class QueueStatsGauges:
