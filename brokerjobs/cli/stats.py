@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import sys
 from dataclasses import asdict
 
@@ -89,8 +91,13 @@ async def stats(
     import_apps(apps)
     queues = split_queues(queue_list) or default_queues()
     backend = open_backend(backend_name)
+    interrupted = asyncio.Event()
+    if watch:  # Ctrl-C / SIGTERM is the normal way out of --watch: exit 0
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, interrupted.set)
     try:
-        while True:
+        while not interrupted.is_set():
             rows = await collect(backend, queues)
             if as_json:
                 click.echo(json.dumps({"queues": [asdict(row) for row in rows]}))
@@ -100,6 +107,7 @@ async def stats(
                 click.echo(table(rows))
             if not watch:
                 return
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(interrupted.wait(), interval)
     finally:
         await close_backend(backend)

@@ -83,3 +83,15 @@ def test_dispatch_prints_the_message_id_and_stats_count_it(cli: Cli) -> None:
     header, row = table.out.splitlines()
     assert header.split()[:3] == ["QUEUE", "READY", "IN"]
     assert row.split()[:5] == ["cli-default", "0", "0", "1", "0"]
+
+
+def test_stats_watch_refreshes_until_interrupted(cli: Cli) -> None:
+    import signal
+
+    cli("dispatch", "tests.cli.app.Greet", "--payload", '{"who": "ada"}')
+    watcher = cli.start("stats", "--queue", "cli-default", "--watch", "--json", "--interval", "0.2")
+    first, second = watcher.next_lines(2)
+    code, err = watcher.stop(signal.SIGINT)
+    assert code == 0, err
+    for line in (first, second):
+        assert json.loads(line)["queues"][0]["ready"] == 1
