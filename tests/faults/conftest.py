@@ -20,7 +20,7 @@ from tests.faults.moto_process import MotoProcess
 from tests.faults.rabbit_node import RabbitNode
 from tests.faults.targets import RabbitTarget, SqliteTarget, SqsTarget, Target
 
-CONSUMER_TIMEOUT_MS = 8000
+CONSUMER_TIMEOUT_MS = 20_000
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -113,6 +113,11 @@ class Fleet:
             for m in self.members.values()
         )
 
+    def full_output(self) -> str:
+        """Every worker log, whole (for secret scans)."""
+        logs = {m.log for m in self.members.values()}
+        return "\n".join(log.read_text(errors="replace") for log in sorted(logs))
+
     def pids(self) -> list[int]:
         return [m.pid for m in self.members.values() if m.alive()]
 

@@ -89,15 +89,20 @@ class HangSync(Job, name="bjfaults.hang_sync", max_attempts=2, time_limit=1.0, b
 
 
 class Long(Job, name="bjfaults.long", max_attempts=25):
-    """A long job with no time limit (held past the broker's consumer timeout)."""
+    """A long job with no time limit (held past the broker's consumer timeout).
+
+    With ``first_only`` only the first attempt is long, so a redelivery can finish.
+    """
 
     key: str
     seconds: float
+    first_only: bool = False
 
     async def run(self, ctx: JobContext) -> None:
         ledger = process_ledger()
         row = ledger.start(self.key, ctx.attempt)
-        await asyncio.sleep(self.seconds)
+        if ctx.attempt == 1 or not self.first_only:
+            await asyncio.sleep(self.seconds)
         ledger.effect(self.key)
         ledger.finish(row, "ok")
 

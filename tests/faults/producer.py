@@ -49,3 +49,28 @@ async def produce(
                 ledger.confirmed(chunk)
                 break
     return errors
+
+
+async def stream(
+    backend: Backend,
+    queue: str,
+    ledger: Ledger,
+    make: Callable[[str], Job],
+    stop: asyncio.Event,
+    *,
+    batch: int = 10,
+    pause: float = 0.05,
+) -> tuple[int, int]:
+    """Publish batches until ``stop`` is set; a failed batch is retried until it goes.
+
+    Returns (jobs confirmed, publish errors retried): load that spans a fault.
+    """
+    sent = errors = 0
+    while not stop.is_set():
+        keys = new_keys(batch)
+        errors += await produce(
+            backend, queue, ledger, keys, make, batch=batch, retries=120, retry_pause=0.5
+        )
+        sent += batch
+        await asyncio.sleep(pause)
+    return sent, errors

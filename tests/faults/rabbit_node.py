@@ -38,7 +38,7 @@ def port_open(port: int) -> bool:
 class RabbitNode:
     """Start, control and stop one private node (``rabbitmqctl -n bjfaults@localhost``)."""
 
-    def __init__(self, base: Path, *, consumer_timeout_ms: int = 8000) -> None:
+    def __init__(self, base: Path, *, consumer_timeout_ms: int = 20000) -> None:
         self.base = base
         self.port = free_port()
         self.dist_port = free_port()
@@ -56,6 +56,9 @@ class RabbitNode:
             f"consumer_timeout = {consumer_timeout_ms}\n"
             "vm_memory_high_watermark.relative = 0.4\n"
         )
+        # 3.10 checks consumer timeouts on the channel tick (60 s by default): tick every
+        # second so the consumer-timeout scenario takes seconds, not minutes.
+        (base / "advanced.config").write_text("[{rabbit, [{channel_tick_interval, 1000}]}].\n")
         (base / "plugins").write_text("[].\n")
         (base / "env.conf").write_text("")
         self.env = {
@@ -67,6 +70,7 @@ class RabbitNode:
             "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_CONF_ENV_FILE": str(base / "env.conf"),
             "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
             "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
             "RABBITMQ_LOG_BASE": str(base / "log"),
             "RABBITMQ_PID_FILE": str(base / "pid"),
@@ -75,9 +79,13 @@ class RabbitNode:
             "ERL_FLAGS": "-kernel inet_dist_use_interface {127,0,0,1}",
         }
 
+    user = "bjfaults"
+    password = "Fault-Pw-" + secrets.token_hex(8)
+    """A secret the fault runs scan every worker log for (it must never show)."""
+
     @property
     def url(self) -> str:
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        return f"amqp://{self.user}:{self.password}@127.0.0.1:{self.port}/"
 
     def start(self, timeout: float = 90) -> None:
         log = (self.base / "server.log").open("ab")
@@ -89,6 +97,9 @@ class RabbitNode:
             start_new_session=True,
         )
         self.wait_ready(timeout)
+        self.ctl("await_startup", "--timeout", str(int(timeout)))
+        self.ctl("add_user", self.user, self.password)
+        self.ctl("set_permissions", "-p", "/", self.user, ".*", ".*", ".*")
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
