@@ -86,20 +86,26 @@ class SqsTarget(Target):
     visibility_timeout = 4
     redelivery = visibility_timeout + 3.0
 
-    def __init__(self, moto: MotoProcess) -> None:
+    secret_key = "bjfaults/Secret+" + uuid.uuid4().hex
+    """moto takes any credentials: a distinctive secret the fault runs scan logs for."""
+
+    def __init__(self, moto: MotoProcess, **overrides: Any) -> None:
         super().__init__()
         self.moto = moto
+        self.overrides = overrides
 
     def settings(self) -> dict[str, Any]:
         return {
             "endpoint_url": self.moto.url,
             "region": "us-east-1",
-            **CREDENTIALS,
+            "aws_access_key_id": CREDENTIALS["aws_access_key_id"],
+            "aws_secret_access_key": self.secret_key,
             "queue_prefix": f"{self.prefix}-",
             "visibility_timeout": self.visibility_timeout,
             "wait_time": 1,
             "connect_timeout": 2,
             "read_timeout": 5,
+            **self.overrides,
         }
 
     def env(self) -> dict[str, str]:
