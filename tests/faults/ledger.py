@@ -127,8 +127,9 @@ _local = threading.local()
 
 def process_ledger() -> Ledger:
     """This thread's connection to the ledger named by ``$BJFAULTS_LEDGER``."""
+    path = os.environ[ENV_VAR]
     ledger: Ledger | None = getattr(_local, "ledger", None)
-    if ledger is None or getattr(_local, "pid", None) != os.getpid():
-        ledger = Ledger(os.environ[ENV_VAR])
-        _local.ledger, _local.pid = ledger, os.getpid()
+    if ledger is None or getattr(_local, "owner", None) != (os.getpid(), path):
+        ledger = Ledger(path)
+        _local.ledger, _local.owner = ledger, (os.getpid(), path)
     return ledger

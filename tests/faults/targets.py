@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 from brokerjobs_rabbitmq import RabbitMQBackend
 from brokerjobs_sql import SQLiteBackend
 from brokerjobs_sqs import SQSBackend
@@ -116,6 +117,19 @@ class SqsTarget(Target):
 
     def make(self, **overrides: Any) -> Backend:
         return SQSBackend.from_options(**{**self.settings(), **overrides})
+
+    def raw_client(self) -> Any:
+        """A plain boto3 client on the same endpoint (another program's view)."""
+        return boto3.client(
+            "sqs",
+            endpoint_url=self.moto.url,
+            region_name="us-east-1",
+            aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+            aws_secret_access_key=self.secret_key,
+        )
+
+    def sqs_name(self, queue: str) -> str:
+        return f"{self.prefix}-{queue}"
 
 
 class SqliteTarget(Target):
