@@ -72,7 +72,7 @@ class Fleet:
     def kill9(self, index: int | None = None) -> Member:
         """SIGKILL one live member (a random one by default) and reap it."""
         live = [m for m in self.members.values() if m.alive()]
-        member = self.members[index] if index is not None else random.choice(live)  # noqa: S311
+        member = self.members[index] if index is not None else random.choice(live)
         member.process.send_signal(signal.SIGKILL)
         member.process.wait(10)
         self.kills += 1

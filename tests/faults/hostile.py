@@ -34,7 +34,7 @@ class Hostile:
 
 
 def envelope_dict(job: str, payload: dict[str, Any], queue: str) -> dict[str, Any]:
-    return json.loads(
+    document: dict[str, Any] = json.loads(
         encode(
             Envelope(
                 id=uuid.uuid4().hex,
@@ -46,6 +46,7 @@ def envelope_dict(job: str, payload: dict[str, Any], queue: str) -> dict[str, An
             )
         )
     )
+    return document
 
 
 def good_body(queue: str, key: str, headers: dict[str, str] | None = None) -> bytes:
@@ -91,13 +92,9 @@ def hostile_cases(queue: str) -> st.SearchStrategy[Hostile]:
     )
     return st.one_of(
         st.binary(max_size=512).map(lambda b: Hostile("bytes", b, "dead")),
-        st.integers(0, len(encoded) - 1).map(
-            lambda n: Hostile("truncated", encoded[:n], "dead")
-        ),
+        st.integers(0, len(encoded) - 1).map(lambda n: Hostile("truncated", encoded[:n], "dead")),
         st.just(Hostile("oversized", encoded + b" " * OVERSIZED, "dead")),
-        st.integers(250, 3000).map(
-            lambda d: Hostile("nested", nested_payload(encoded, d), "dead")
-        ),
+        st.integers(250, 3000).map(lambda d: Hostile("nested", nested_payload(encoded, d), "dead")),
         st.integers(5000, 20000).map(
             lambda d: Hostile("nested-array", b"[" * d + b"]" * d, "dead")
         ),

@@ -31,7 +31,7 @@ class Work(Job, name="bjfaults.work", max_attempts=25, backoff_base=0.2, backoff
     async def run(self, ctx: JobContext) -> None:
         ledger = process_ledger()
         row = ledger.start(self.key, ctx.attempt)
-        await asyncio.sleep(self.seconds + random.random() * self.jitter)  # noqa: S311
+        await asyncio.sleep(self.seconds + random.random() * self.jitter)
         if self.flaky and ctx.attempt == 1:
             ledger.finish(row, "failed")
             raise ConnectionError("flaky on the first attempt")
@@ -107,9 +107,7 @@ class Long(Job, name="bjfaults.long", max_attempts=25):
         ledger.finish(row, "ok")
 
 
-class LongLimited(
-    Job, name="bjfaults.long_limited", time_limit=3600, queue="bjfaults-limited"
-):
+class LongLimited(Job, name="bjfaults.long_limited", time_limit=3600, queue="bjfaults-limited"):
     """Declares a time limit longer than the consumer timeout of the fault node."""
 
     key: str

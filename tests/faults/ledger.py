@@ -72,7 +72,7 @@ class Ledger:
         with self._db:
             self._db.execute("BEGIN")
             self._db.executemany(
-                f"INSERT OR IGNORE INTO {table} (key, at) VALUES (?, ?)",  # noqa: S608
+                f"INSERT OR IGNORE INTO {table} (key, at) VALUES (?, ?)",
                 [(key, now) for key in keys],
             )
 
@@ -102,7 +102,7 @@ class Ledger:
     # -- checker side ------------------------------------------------------------------
     def keys(self, table: str) -> set[str]:
         assert table in {"attempted", "confirmed", "effects"}
-        return {row[0] for row in self._db.execute(f"SELECT key FROM {table}")}  # noqa: S608
+        return {row[0] for row in self._db.execute(f"SELECT key FROM {table}")}
 
     def confirmed_at(self) -> dict[str, float]:
         return dict(self._db.execute("SELECT key, at FROM confirmed").fetchall())

@@ -39,7 +39,9 @@ async def produce(
         ledger.attempted(chunk)
         for remaining in range(retries, -1, -1):
             try:
-                await dispatch_many_async([make(key) for key in chunk], backend=backend, queue=queue)
+                await dispatch_many_async(
+                    [make(key) for key in chunk], backend=backend, queue=queue
+                )
             except BackendError:
                 errors += 1
                 if remaining == 0:

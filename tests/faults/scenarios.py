@@ -22,9 +22,7 @@ async def until_started(ledger: Ledger, count: int, timeout: float = 60) -> None
 
 def running_on(ledger: Ledger, pid: int) -> set[str]:
     """Keys whose run on ``pid`` started and has not finished."""
-    return {
-        run.key for run in ledger.executions() if run.pid == pid and run.finished is None
-    }
+    return {run.key for run in ledger.executions() if run.pid == pid and run.finished is None}
 
 
 @asynccontextmanager

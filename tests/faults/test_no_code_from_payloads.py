@@ -47,15 +47,19 @@ def findings(path: Path, relative: str | None = None) -> list[str]:
         else:
             names = set()
         for name in names & FORBIDDEN_MODULES:
-            found.append(f"{relative}:{node.lineno} imports {name}")
+            found.append(f"{relative}:{getattr(node, 'lineno', 0)} imports {name}")
         if not isinstance(node, ast.Call):
             continue
         func = node.func
         if isinstance(func, ast.Name) and func.id in FORBIDDEN_CALLS:
             found.append(f"{relative}:{node.lineno} calls {func.id}()")
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-            if (func.value.id, func.attr) in FORBIDDEN_ATTRIBUTES:
-                found.append(f"{relative}:{node.lineno} calls {func.value.id}.{func.attr}()")
+        owner = (
+            func.value.id
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+            else ""
+        )
+        if isinstance(func, ast.Attribute) and (owner, func.attr) in FORBIDDEN_ATTRIBUTES:
+            found.append(f"{relative}:{node.lineno} calls {owner}.{func.attr}()")
         dynamic = (isinstance(func, ast.Name) and func.id == "__import__") or (
             isinstance(func, ast.Attribute) and func.attr == "import_module"
         )
