@@ -129,7 +129,7 @@ def dispatch(
             priority=priority,
             headers=headers,
         )
-        telemetry.describe_send(span, [item.envelope], item.message.body)
+        telemetry.describe_send(span, [item.envelope], item.message.body, backend=target.name)
         if connection is not None:
             _publish_in(target, connection, item.queue, [item.message])
             return item.envelope.id
@@ -168,7 +168,7 @@ async def dispatch_async(
             priority=priority,
             headers=headers,
         )
-        telemetry.describe_send(span, [item.envelope], item.message.body)
+        telemetry.describe_send(span, [item.envelope], item.message.body, backend=target.name)
         for wait in (*_backoffs(), None):
             try:
                 await target.publish(item.queue, item.message)
@@ -222,7 +222,7 @@ def dispatch_many(
     target = get_backend(backend)
     with telemetry.producer_span() as span:
         envelopes, by_queue = _group(jobs, target, queue, delay)
-        telemetry.describe_send(span, envelopes)
+        telemetry.describe_send(span, envelopes, backend=target.name)
         for name, messages in by_queue.items():
             if connection is not None:
                 _publish_in(target, connection, name, messages)
@@ -242,7 +242,7 @@ async def dispatch_many_async(
     target = get_backend(backend)
     with telemetry.producer_span() as span:
         envelopes, by_queue = _group(jobs, target, queue, delay)
-        telemetry.describe_send(span, envelopes)
+        telemetry.describe_send(span, envelopes, backend=target.name)
         for name, messages in by_queue.items():
             await target.publish_batch(name, messages)
     return [envelope.id for envelope in envelopes]

@@ -69,8 +69,10 @@ class MemorySubscription(Subscription):
             timeout = None
             if wake_at is not None and not self._store.clock.fake:
                 timeout = max(0.0, wake_at - self._store.clock.now()) + 0.001
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._event.wait()
 
     async def stop(self) -> None:
         # Nothing is buffered ahead of __anext__, so there is nothing to release.
