@@ -1,7 +1,7 @@
 """Jobs the fault scenarios dispatch; they run in ``brokerjobs consume`` subprocesses.
 
 Each writes its runs to the ledger named by ``$BJFAULTS_LEDGER`` (see
-:mod:`tests.faults.ledger`): a start row, then the effect and the finish on success.
+:mod:`tests.faults.ledger`): a start row, then the outcome when it returns.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ class Work(Job, name="bjfaults.work", max_attempts=25, backoff_base=0.2, backoff
         if self.flaky and ctx.attempt == 1:
             ledger.finish(row, "failed")
             raise ConnectionError("flaky on the first attempt")
-        ledger.effect(self.key)
         ledger.finish(row, "ok")
 
 
@@ -49,7 +48,6 @@ class SyncWork(Job, name="bjfaults.sync_work", max_attempts=25, backoff_base=0.2
         ledger = process_ledger()
         row = ledger.start(self.key, ctx.attempt)
         time.sleep(self.seconds)
-        ledger.effect(self.key)
         ledger.finish(row, "ok")
 
 
@@ -103,7 +101,6 @@ class Long(Job, name="bjfaults.long", max_attempts=25):
         row = ledger.start(self.key, ctx.attempt)
         if ctx.attempt == 1 or not self.first_only:
             await asyncio.sleep(self.seconds)
-        ledger.effect(self.key)
         ledger.finish(row, "ok")
 
 

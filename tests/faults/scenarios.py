@@ -15,7 +15,7 @@ async def until_started(ledger: Ledger, count: int, timeout: float = 60) -> None
     """Wait until at least ``count`` runs have started."""
 
     async def started() -> bool:
-        return ledger.count("SELECT COUNT(*) FROM executions") >= count
+        return ledger.started_count() >= count
 
     await eventually(started, timeout=timeout)
 
