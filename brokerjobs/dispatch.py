@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -118,30 +118,14 @@ def dispatch(
     inside your transaction: the job exists only if you commit (transactional outbox).
     """
     target = get_backend(backend)
+    overrides = _overrides(queue, delay, eta, max_attempts, priority, headers)
     with telemetry.producer_span() as span:
-        item = prepare(
-            job,
-            target,
-            queue=queue,
-            delay=delay,
-            eta=eta,
-            max_attempts=max_attempts,
-            priority=priority,
-            headers=headers,
-        )
-        telemetry.describe_send(span, [item.envelope], item.message.body, backend=target.name)
+        item = _prepare_traced(span, job, target, overrides)
         if connection is not None:
             _publish_in(target, connection, item.queue, [item.message])
-            return item.envelope.id
-        for wait in (*_backoffs(), None):
-            try:
-                target.publish_sync(item.queue, item.message)
-                return item.envelope.id
-            except BrokerUnavailableError:
-                if wait is None:
-                    raise
-                time.sleep(wait)
-    raise AssertionError("unreachable")
+        else:
+            _with_retries(lambda: target.publish_sync(item.queue, item.message))
+    return item.envelope.id
 
 
 async def dispatch_async(
@@ -157,27 +141,53 @@ async def dispatch_async(
 ) -> str:
     """Async twin of :func:`dispatch`."""
     target = get_backend(backend)
+    overrides = _overrides(queue, delay, eta, max_attempts, priority, headers)
     with telemetry.producer_span() as span:
-        item = prepare(
-            job,
-            target,
-            queue=queue,
-            delay=delay,
-            eta=eta,
-            max_attempts=max_attempts,
-            priority=priority,
-            headers=headers,
-        )
-        telemetry.describe_send(span, [item.envelope], item.message.body, backend=target.name)
-        for wait in (*_backoffs(), None):
-            try:
-                await target.publish(item.queue, item.message)
-                return item.envelope.id
-            except BrokerUnavailableError:
-                if wait is None:
-                    raise
-                await asyncio.sleep(wait)
-    raise AssertionError("unreachable")
+        item = _prepare_traced(span, job, target, overrides)
+        await _with_retries_async(lambda: target.publish(item.queue, item.message))
+    return item.envelope.id
+
+
+def _overrides(
+    queue: str | None,
+    delay: Delay | None,
+    eta: datetime | None,
+    max_attempts: int | None,
+    priority: int | None,
+    headers: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    return {
+        "queue": queue, "delay": delay, "eta": eta,
+        "max_attempts": max_attempts, "priority": priority, "headers": headers,
+    }  # fmt: skip
+
+
+def _prepare_traced(span: Any, job: Job, target: Backend, overrides: dict[str, Any]) -> _Prepared:
+    item = prepare(job, target, **overrides)
+    telemetry.describe_send(span, [item.envelope], item.message.body, backend=target.name)
+    return item
+
+
+def _with_retries(publish: Callable[[], None]) -> None:
+    """Run ``publish``, retrying transient broker errors with backoff, then re-raising."""
+    for wait in (*_backoffs(), None):
+        try:
+            return publish()
+        except BrokerUnavailableError:
+            if wait is None:
+                raise
+            time.sleep(wait)
+
+
+async def _with_retries_async(publish: Callable[[], Awaitable[None]]) -> None:
+    """Async twin of :func:`_with_retries`."""
+    for wait in (*_backoffs(), None):
+        try:
+            return await publish()
+        except BrokerUnavailableError:
+            if wait is None:
+                raise
+            await asyncio.sleep(wait)
 
 
 def _publish_in(
