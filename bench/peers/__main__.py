@@ -7,7 +7,6 @@ See docs/benchmarks.md. Prints Markdown tables and writes ``bench/results/peers-
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -18,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.peers import analysis, imports, machine, plan, tables
+from bench.peers import imports, machine, plan
+from bench.peers.output import RunInfo, write_results
 from bench.peers.rabbit import RabbitProbe
 from bench.peers.runner import REPO, Context, Runner
 from bench.peers.systems import ALL_SYSTEMS, OPTIONAL, System
@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(chosen_plan, ctx)
     load_before = machine.load()
     clock = time.monotonic()
+    partial = run_dir / "partial.json"
+    run = RunInfo(started, clock, token, argv, chosen_plan, pythons, load_before, systems)
     try:
         if not args.no_imports:
             _time_imports(runner, pythons, chosen_plan.import_runs)
@@ -129,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 # ~50 queues and exchanges per queue name (delay levels): clean up as we go.
                 rabbit.sweep(token)
             print(f"  done in {time.monotonic() - began:.0f} s", flush=True)
+            write_results(partial, run, runner, complete=False)
     finally:
         if rabbit is not None:
             rabbit.sweep(token)
@@ -137,49 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             moto.kill()
             moto.wait()
         shutil.rmtree(run_dir / "probe", ignore_errors=True)
-    figures = analysis.summaries(runner.records)
-    kinds = {s.name: s.kind for s in systems}
-    kinds.update({m: "peer" for m in imports.PEER_MODULES})
-    kinds["brokerjobs"] = "brokerjobs"
-    broker_of = {s.name: s.broker for s in systems}
-    queue_types = {s.name: s.queue_type for s in systems}
-    ratio_rows = analysis.ratios(figures, kinds, broker_of, queue_types)
-    targets = analysis.check_targets(figures, analysis.rabbitmq_targets())
-    report = tables.render(figures, queue_types, chosen_plan.sizes, ratio_rows, targets)
     output = args.output or RESULTS / f"peers-{run_id}{'-quick' if args.quick else ''}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "started": started.isoformat(),
-        "seconds": round(time.monotonic() - clock, 1),
-        "token": token,
-        "command": " ".join(["python -m bench.peers", *(argv or sys.argv[1:])]),
-        "plan": {
-            k: (v if not isinstance(v, dict) else {str(s): c.__dict__ for s, c in v.items()})
-            for k, v in chosen_plan.__dict__.items()
-        },
-        "machine": machine.describe(pythons),
-        "load_before": load_before,
-        "load_after": machine.load(),
-        "systems": {
-            s.name: {
-                "broker": s.broker,
-                "kind": s.kind,
-                "queue_type": s.queue_type,
-                "workers": [w.label for w in s.workers],
-            }
-            for s in systems
-        },
-        "figures": [
-            {"system": k[0], "worker": k[1], "metric": k[2], "size": k[3], **v.as_dict()}
-            for k, v in sorted(figures.items())
-        ],
-        "ratios": ratio_rows,
-        "targets": targets,
-        "problems": runner.problems,
-        "records": runner.records,
-    }
-    output.write_text(json.dumps(document, indent=2) + "\n")
-    output.with_suffix(".md").write_text(report)
+    document, report = write_results(output, run, runner, complete=True)
     print()
     print(report)
     print(

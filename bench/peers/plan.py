@@ -34,9 +34,16 @@ class Plan:
     import_runs: int
     drain_timeout: float = 180.0
     sizes: tuple[int, ...] = field(default=SIZES)
+    sqs_latency: tuple[int, float] = (200, 20.0)
+    """Jobs and rate of the SQS latency run: moto takes ~40 sends/s, not 500."""
 
     def counts(self, broker: str, size: int) -> Counts:
         return (self.rabbitmq if broker == "rabbitmq" else self.sqs)[size]
+
+    def latency(self, broker: str) -> tuple[int, float]:
+        if broker == "rabbitmq":
+            return self.latency_count, self.latency_rate
+        return self.sqs_latency
 
 
 FULL = Plan(
@@ -72,6 +79,7 @@ QUICK = Plan(
     },
     latency_count=250,
     latency_rate=500.0,
+    sqs_latency=(50, 20.0),
     import_runs=2,
     drain_timeout=60.0,
 )
@@ -82,6 +90,7 @@ SMOKE = Plan(
     sqs={size: Counts(seq=5, window=10, many=10, drain=20) for size in SIZES},
     latency_count=20,
     latency_rate=200.0,
+    sqs_latency=(10, 20.0),
     import_runs=1,
     drain_timeout=60.0,
     sizes=(100,),

@@ -101,7 +101,10 @@ def profile_worker(count: int, queue_type: str, out: Path) -> Path:
     worker = [sys.executable, "-m", "brokerjobs.cli", "consume", "--app",
               "bench.peers.brokerjobs_peer", "--queue", queue, "--concurrency", "64",
               "--prefetch", "256", "--log-level", "warning"]  # fmt: skip
-    spy = subprocess.Popen([*_spy(out), "--", *worker], env=env, start_new_session=True)
+    log = out.with_suffix(".worker.log").open("wb")
+    spy = subprocess.Popen(
+        [*_spy(out), "--", *worker], env=env, start_new_session=True, stdout=log, stderr=log
+    )
     deadline = time.monotonic() + 300
     while probe.read(probe_dir).count < count and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -161,7 +161,7 @@ class Runner:
             self._wait(queue, done, 90, group)
             time.sleep(1.0)
             self.record(system.name, "idle_rss_mb", group.rss() / MB, rep, worker=setup.label)
-            count, rate = self.plan.latency_count, self.plan.latency_rate
+            count, rate = self.plan.latency(system.broker)
             request = {"size": 100, "latency": [count, rate]}
             done += self._drive(system, queue, request)["published"]
             self._wait(queue, done, count / rate + 60, group)
