@@ -110,32 +110,6 @@ async def test_connections_closed_mid_job_are_never_acked_on_a_new_channel(
     print(f"\n[T7] {verdict.summary()} running at the drop={len(running)}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker intake starts a buffered delivery of a dropped connection before it "
-    "notices the loss (it only calls __anext__ when the buffer has room): the job runs, "
-    "cannot be acked and runs again; see docs/reliability.md",
-)
-async def test_prefetched_deliveries_of_a_dropped_connection_are_not_started(
-    rabbit: RabbitTarget, ledger: Ledger, fleet_factory: list[Fleet]
-) -> None:
-    """T7b: one running job and one prefetched when the connection drops; once the
-    running one ends, the prefetched one must come back through the broker (attempt 2),
-    not be started from the dead channel's buffer (attempt 1, then again)."""
-    backend = rabbit.backend()
-    keys = new_keys(2)
-    await produce(backend, rabbit.queue, ledger, keys, lambda k: jobs.Work(key=k, seconds=5.0))
-    fleet = make_fleet(fleet_factory, rabbit, ledger, "--concurrency", "1", "--prefetch", "1")
-    fleet.spawn()
-    await until_started(ledger, 1)
-    await asyncio.to_thread(rabbit.node.close_all_connections, "bjfaults T7b")
-    after = time.time()
-    verdict = await drain(ledger, backend, rabbit.queue, timeout=60)
-    assert_sound(verdict, max_duplicates=1)
-    stale = [r for r in ledger.executions() if r.attempt == 1 and r.started > after]
-    assert not stale, f"started from a dead channel's buffer: {stale}"
-
-
 async def test_memory_alarm_blocks_publishing_with_a_clear_error_while_consumers_drain(
     rabbit: RabbitTarget, ledger: Ledger, fleet_factory: list[Fleet]
 ) -> None:
@@ -168,99 +142,6 @@ async def test_memory_alarm_blocks_publishing_with_a_clear_error_while_consumers
     assert_sound(verdict, max_duplicates=max(0, timed_out_runs - 1))
     assert_clean_logs(rabbit, fleet, *UNHANDLED)
     print(f"\n[T9] {verdict.summary()} dispatch failed after {elapsed:.1f} s: {caught.value}")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="RabbitMQ backend writes a publish on a connection it knows is blocked; after a "
-    "timeout the frames stay in the socket and are delivered once the alarm clears, and "
-    "dispatch's own retries multiply them (a dispatch that raised ran 4 times)",
-)
-async def test_a_dispatch_that_timed_out_under_an_alarm_runs_at_most_once(
-    rabbit: RabbitTarget, ledger: Ledger, fleet_factory: list[Fleet]
-) -> None:
-    """T9b: the caller was told the dispatch failed (and will likely dispatch again)."""
-    fleet = make_fleet(fleet_factory, rabbit, ledger, "--concurrency", "4")
-    await rabbit.backend().declare(rabbit.queue)
-    fleet.spawn()
-    await consumers_back(rabbit, 1)
-    await asyncio.to_thread(rabbit.node.memory_alarm, True)
-    try:
-        ledger.attempted(["timed-out"])
-        with pytest.raises(BrokerUnavailableError):
-            await dispatch_async(
-                jobs.Work(key="timed-out"), backend=rabbit.backend(), queue=rabbit.queue
-            )
-    finally:
-        await asyncio.to_thread(rabbit.node.memory_alarm, False)
-    marker = new_keys(1)
-    await produce(rabbit.backend(), rabbit.queue, ledger, marker, lambda k: jobs.Work(key=k))
-    await drain(ledger, rabbit.backend(), rabbit.queue, timeout=30)
-    await asyncio.sleep(2)  # what was stuck in the socket arrives right after the alarm
-    runs = [r for r in ledger.executions() if r.key == "timed-out"]
-    assert len(runs) <= 1, f"a dispatch that raised ran {len(runs)} times"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker: when retry() fails (publish blocked), the delivery is left unsettled on "
-    "a live channel; RabbitMQ redelivers it only when the channel closes (consumer "
-    "timeout, 30 min by default), and the timed-out retry copy may run as well",
-)
-async def test_a_retry_that_could_not_be_published_runs_again_promptly_and_once(
-    rabbit: RabbitTarget, ledger: Ledger, fleet_factory: list[Fleet]
-) -> None:
-    """T9c: jobs fail while publishing is blocked; their retries are not dropped (lost 0)
-    and run soon after the alarm clears, well before the 20 s consumer timeout."""
-    backend = rabbit.backend()
-    keys = new_keys(4)
-    await produce(backend, rabbit.queue, ledger, keys, lambda k: jobs.Work(key=k, flaky=True))
-    await asyncio.to_thread(rabbit.node.memory_alarm, True)
-    try:
-        fleet = make_fleet(fleet_factory, rabbit, ledger, "--concurrency", "4")
-        fleet.spawn()
-
-        async def retries_failed() -> bool:
-            return fleet.full_output().count("could not retry") >= len(keys)
-
-        await eventually(retries_failed, timeout=30)
-    finally:
-        await asyncio.to_thread(rabbit.node.memory_alarm, False)
-    cleared = time.time()
-    verdict = await drain(ledger, backend, rabbit.queue, timeout=60)
-    assert not verdict.lost, verdict.summary()  # retries are not dropped
-    await quiescent(rabbit)
-    verdict = await drain(ledger, backend, rabbit.queue, timeout=5)
-    late = [r for r in ledger.executions() if r.outcome == "ok" and r.started > cleared + 10]
-    assert not late, f"{len(late)} retries waited for the consumer timeout"
-    assert verdict.duplicates == 0, verdict.summary()
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="RabbitMQ backend: consume() trusts its declared-queue cache after the broker "
-    "cancelled the consumer because the queue was deleted; every re-subscription fails "
-    "with NOT_FOUND (reported as PublishRejectedError) and the worker idles without a "
-    "consumer until some producer re-declares the queue",
-)
-async def test_queue_deleted_under_a_consumer_is_redeclared_and_served(
-    rabbit: RabbitTarget, ledger: Ledger, fleet_factory: list[Fleet]
-) -> None:
-    """T13: an operator deletes the work queue; the worker re-subscribes (no silent idle)."""
-    backend = rabbit.backend()
-    await backend.declare(rabbit.queue)
-    fleet = make_fleet(fleet_factory, rabbit, ledger, "--concurrency", "2")
-    fleet.spawn()
-    await consumers_back(rabbit, 1)
-    await asyncio.to_thread(rabbit.node.ctl, "delete_queue", rabbit.broker_queue())
-    await consumers_back(rabbit, 1, timeout=15)
-
-    keys = new_keys(10)
-    fresh = rabbit.backend()
-    await produce(fresh, rabbit.queue, ledger, keys, lambda k: jobs.Work(key=k))
-    verdict = await drain(ledger, backend, rabbit.queue, timeout=30)
-    assert_sound(verdict, max_duplicates=0)
-    assert all(m.alive() for m in fleet.members.values()), fleet.output()
 
 
 async def test_unroutable_publish_raises_instead_of_vanishing(
