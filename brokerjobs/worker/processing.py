@@ -7,6 +7,7 @@ broker to redeliver).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from brokerjobs.backend import Backend, Delivery
 from brokerjobs.envelope import Envelope, decode
 from brokerjobs.errors import DeliveryLostError, EnvelopeError, UnknownJobError
 from brokerjobs.job import Job, JobContext, JobRegistry
+from brokerjobs.telemetry.redact import redact, sensitive_values
 from brokerjobs.worker.execution import JobRunner
 from brokerjobs.worker.hooks import Hooks, JobEvent, Middleware, chain
 from brokerjobs.worker.outcome import ACK, Decision, Settle, decide, error_summary
@@ -120,6 +122,9 @@ class Processor:
             await self._hooks.emit("on_failure", event)
         assert event.envelope is not None
         decision = decide(exc, type(job).job_options, event.attempt, event.envelope.max_attempts)
+        secrets = sensitive_values(job)
+        if secrets:  # the reason is stored in the DLQ and shown by `brokerjobs dlq`
+            decision = dataclasses.replace(decision, reason=redact(decision.reason, secrets))
         await self._settle(event, decision, claim)
 
     async def _reject(self, event: JobEvent, reason: str, claim: Claim) -> None:
