@@ -65,7 +65,7 @@ def get_backend(spec: str | Backend | None = None) -> Backend:
             _owner_pid = os.getpid()
         backend = _instances.get(spec)
         if backend is None:
-            backend = backend_class(spec).from_options(**config.backend_options(spec))
+            backend = _build(spec)
             _instances[spec] = backend
         return backend
 
@@ -79,6 +79,17 @@ def override(backend: Backend | None) -> Backend | None:
     global _override
     previous, _override = _override, backend
     return previous
+
+
+def _build(name: str) -> Backend:
+    options = config.backend_options(name)
+    try:
+        return backend_class(name).from_options(**options)
+    except TypeError as exc:  # an option this backend does not take
+        given = ", ".join(sorted(options)) or "none"
+        raise ConfigurationError(
+            f"backend {name!r} cannot be built with the options given ({given}): {exc}"
+        ) from None
 
 
 def forget_backends() -> None:
