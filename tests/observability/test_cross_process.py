@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -19,7 +18,6 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
-import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from brokerjobs import dispatch_async
@@ -27,26 +25,9 @@ from brokerjobs.backend import Backend
 from tests.observability import jobs
 from tests.observability.conftest import named
 from tests.support.harness import BackendHarness, eventually
+from tests.worker.processes import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def child_env(harness: BackendHarness) -> dict[str, str]:
-    """How a child process reaches this test's broker (skip on the in-process backend)."""
-    provider = getattr(harness, "subprocess_env", None)
-    extra: dict[str, str] = {}
-    if provider is not None:
-        extra = dict(provider())
-    elif harness.name == "sqlite":
-        options = {"path": str(harness.path), "lease_seconds": 2.0, "poll_interval": 0.05}  # type: ignore[attr-defined]
-        extra = {"BROKERJOBS_BACKEND_OPTIONS": json.dumps(options)}
-    elif harness.name in ("rabbitmq", "sqs"):
-        extra = {"BROKERJOBS_BACKEND_OPTIONS": json.dumps(harness.options())}  # type: ignore[attr-defined]
-    else:
-        pytest.skip(f"the {harness.name} backend lives inside one process")
-    env = {**os.environ, **extra}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
 
 
 def free_port() -> int:

@@ -23,6 +23,12 @@ class MemoryHarness(BackendHarness):
         self.backends.append(backend)
         return backend
 
+    def subprocess_env(self) -> dict[str, str]:
+        raise NotImplementedError(
+            "the memory backend lives inside one process: a worker subprocess cannot reach "
+            "it (these tests run on every broker-backed harness)"
+        )
+
     async def crash(self, backend: Backend) -> None:
         assert isinstance(backend, MemoryBackend)
         backend.crash()

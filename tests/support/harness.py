@@ -46,6 +46,15 @@ class BackendHarness(abc.ABC):
         :attr:`redelivery_timeout` seconds.
         """
 
+    def subprocess_env(self) -> dict[str, str]:
+        """Environment variables that point a worker subprocess at this test's broker.
+
+        ``BROKERJOBS_BACKEND`` plus the backend's own variables, and
+        ``BROKERJOBS_BACKEND_OPTIONS`` (JSON) for options without one. Raise
+        ``NotImplementedError`` (with the reason) where no other process can reach it.
+        """
+        raise NotImplementedError(f"the {self.name} harness cannot reach another process")
+
     async def elapse(self, seconds: float) -> None:
         """Let ``seconds`` of broker time pass (real sleep, or a fake clock's advance)."""
         await asyncio.sleep(seconds)

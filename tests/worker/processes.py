@@ -1,6 +1,6 @@
 """Helpers for subprocess-level worker tests: start real ``brokerjobs consume`` processes.
 
-A child process must reach the test's broker: a harness says how with an optional
+A child process must reach the test's broker: a harness says how with
 ``subprocess_env() -> dict[str, str]`` (``BROKERJOBS_BACKEND`` plus the backend's own
 variables; ``BROKERJOBS_BACKEND_OPTIONS`` as JSON for options without a variable).
 The memory backend cannot cross processes, so these tests skip on it.
@@ -8,7 +8,6 @@ The memory backend cannot cross processes, so these tests skip on it.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -25,28 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def child_env(harness: BackendHarness) -> dict[str, str]:
     """Environment for a worker process using ``harness``'s broker, or skip the test."""
-    provider = getattr(harness, "subprocess_env", None)
-    extra: dict[str, str] | None = None
-    if provider is not None:
-        try:
-            extra = dict(provider())
-        except NotImplementedError:
-            extra = None
-    if extra is None and harness.name == "sqlite":
-        # Until the harness grows subprocess_env(): the same file, the same short lease.
-        path = getattr(harness, "path", None)
-        options = {"path": str(path), "lease_seconds": 2.0, "poll_interval": 0.05}
-        extra = {"BROKERJOBS_BACKEND": "sqlite", "BROKERJOBS_BACKEND_OPTIONS": json.dumps(options)}
-    if extra is None and harness.name == "memory":
-        pytest.skip(
-            "the memory backend lives inside one process: a worker subprocess cannot reach "
-            "it (these tests run on every broker-backed harness)"
-        )
-    if extra is None:
-        pytest.skip(
-            f"the {harness.name} harness has no subprocess_env() yet, so a worker "
-            "subprocess cannot be pointed at its broker"
-        )
+    try:
+        extra = harness.subprocess_env()
+    except NotImplementedError as exc:
+        pytest.skip(str(exc))
     env = {**os.environ, **extra}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
