@@ -48,6 +48,8 @@ class MemorySubscription(Subscription):
         self._queues = queues
         self._prefetch = prefetch
         self._stopped = False
+        self.crashed = False
+        """Set when its backend crashed: iteration raises, as on a dropped connection."""
         self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -58,7 +60,7 @@ class MemorySubscription(Subscription):
         while True:
             if self._stopped:
                 raise StopAsyncIteration
-            if self._backend.crashed:
+            if self.crashed:
                 raise BrokerUnavailableError("memory backend connection lost (simulated crash)")
             self._event.clear()
             wake_at: float | None = None
@@ -100,7 +102,6 @@ class MemoryBackend(Backend):
         self.store = store or (MemoryStore(clock) if clock else default_store())
         self.lease = lease
         self.max_message_size = max_message_size
-        self.crashed = False
         self._subscriptions: list[MemorySubscription] = []
 
     @classmethod
@@ -122,7 +123,6 @@ class MemoryBackend(Backend):
     async def consume(self, queues: Sequence[str], *, prefetch: int) -> Subscription:
         if prefetch < 1:
             raise ValueError(f"prefetch must be >= 1, got {prefetch}")
-        self.crashed = False
         subscription = MemorySubscription(self, list(queues), prefetch)
         self._subscriptions.append(subscription)
         return subscription
@@ -161,8 +161,8 @@ class MemoryBackend(Backend):
 
     def crash(self) -> None:
         """Simulate this client's connection dying: its deliveries return to their queues."""
-        self.crashed = True
         for subscription in self._subscriptions:
+            subscription.crashed = True
             self.store.drop_owner(subscription)
         self._subscriptions.clear()
 
