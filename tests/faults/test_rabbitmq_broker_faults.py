@@ -104,7 +104,10 @@ async def test_connections_closed_mid_job_are_never_acked_on_a_new_channel(
     verdict = await drain(ledger, backend, rabbit.queue, timeout=60)
     assert_sound(verdict, max_duplicates=2 * (4 + 2))
     rerun = {r.key for r in ledger.executions() if r.attempt >= 2}
-    assert running and running <= rerun, "jobs running at the drop were redelivered"
+    # ``running`` may be empty when rabbitmqctl itself takes longer than a job (a loaded
+    # machine); the jobs cut by the drop still show up as second attempts.
+    assert rerun, "no job ran again: the drop hit nothing"
+    assert running <= rerun, "jobs running at the drop were redelivered"
     await consumers_back(rabbit, 2)
     assert_clean_logs(rabbit, fleet, *STALE_TAG_ERRORS, *UNHANDLED)
     print(f"\n[T7] {verdict.summary()} running at the drop={len(running)}")
