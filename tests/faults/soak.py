@@ -53,7 +53,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--restart-every", type=float, default=120.0)
     parser.add_argument("--restart-down", type=float, default=5.0)
     parser.add_argument("--flaky", type=float, default=0.01, help="share failing attempt 1")
-    parser.add_argument("--drain-timeout", type=float, default=900.0)
+    parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.jobs is None:
