@@ -60,8 +60,7 @@ def ratios(
             if kinds[other] == "brokerjobs":
                 continue
             if key[2] == "import_ms":
-                if brokers.get(other):  # a system, not an imported module
-                    continue
+                pass  # modules: compared whatever their broker (celery is both)
             elif brokers.get(other) != brokers.get(key[0]) or (
                 kinds[other] == "raw" and queue_types.get(other) != queue_types.get(key[0])
             ):

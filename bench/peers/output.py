@@ -88,3 +88,29 @@ def write_results(
     output.write_text(json.dumps(document, indent=2) + "\n")
     output.with_suffix(".md").write_text(report)
     return document, report
+
+
+def rerender(source: Path) -> str:
+    """Recompute summaries, ratios, targets and tables of a stored run from its records."""
+    from bench.peers.plan import FULL
+    from bench.peers.systems import ALL_SYSTEMS
+
+    stored = json.loads(source.read_text())
+    systems = [ALL_SYSTEMS[name] for name in stored["systems"] if name in ALL_SYSTEMS]
+    sizes = tuple(stored["plan"]["sizes"])
+    runner = Runner.__new__(Runner)
+    runner.records, runner.problems = stored["records"], stored["problems"]
+    started = datetime.fromisoformat(stored["started"])
+    run = RunInfo(started, time.monotonic() - stored["seconds"], stored["token"],
+                  stored["command"].split()[3:], FULL.__class__(**{**FULL.__dict__,
+                  "sizes": sizes}), {}, stored["load_before"], systems)  # fmt: skip
+    _described[run.token] = stored["machine"]
+    document, report = write_results(source, run, runner, complete=stored.get("complete", True))
+    document["load_after"] = stored["load_after"]
+    document["seconds"] = stored["seconds"]
+    source.write_text(json.dumps(document, indent=2) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    print(rerender(Path(sys.argv[1])))

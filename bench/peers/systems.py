@@ -205,7 +205,7 @@ RABBITMQ_SYSTEMS: tuple[System, ...] = (
         (TASKIQ_WORKER,),
     ),
     _brokerjobs("brokerjobs", "quorum", (1, 2)),
-    _brokerjobs("brokerjobs-classic", "classic", (1,), sizes=(100,)),
+    _brokerjobs("brokerjobs-classic", "classic", (1, 2), sizes=(100,)),
 )
 
 SQS_SYSTEMS: tuple[System, ...] = (
