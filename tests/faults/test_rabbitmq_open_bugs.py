@@ -119,13 +119,6 @@ async def test_a_retry_that_could_not_be_published_runs_again_promptly_and_once(
     assert verdict.duplicates == 0, verdict.summary()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RabbitMQ backend: consume() trusts its declared-queue cache after the broker "
-    "cancelled the consumer because the queue was deleted; every re-subscription fails "
-    "with NOT_FOUND (reported as PublishRejectedError) and the worker idles without a "
-    "consumer until some producer re-declares the queue",
-)
 async def test_queue_deleted_under_a_consumer_is_redeclared_and_served(
     rabbit: RabbitTarget, ledger: Ledger, fleet_factory: list[Fleet]
 ) -> None:

@@ -169,18 +169,25 @@ class RabbitMQBackend(Backend):
     async def consume(self, queues: Sequence[str], *, prefetch: int) -> Subscription:
         if not queues:
             raise ValueError("consume() needs at least one queue")
-        for queue in queues:
-            await self.declare(queue)
-        channel = await self._channel("open a consuming channel")
         pairs = [(queue, self.topology.names(queue).work) for queue in queues]
-        subscription = RabbitMQSubscription(channel, pairs, self._settler.release_many)
-        try:
-            await subscription.start(max(1, prefetch))
-        except Exception as exc:
-            if not channel.is_closed:
-                with contextlib.suppress(Exception):
-                    await channel.close()
-            raise translate(exc, self.settings, f"consume from {list(queues)}") from None
+        for last_try in (False, True):
+            for queue in queues:
+                await self.declare(queue)
+            channel = await self._channel("open a consuming channel")
+            subscription = RabbitMQSubscription(channel, pairs, self._settler.release_many)
+            try:
+                await subscription.start(max(1, prefetch))
+                break
+            except Exception as exc:
+                if not channel.is_closed:
+                    with contextlib.suppress(Exception):
+                        await channel.close()
+                # A queue deleted behind our back (NOT_FOUND) must be declared again, not
+                # trusted from the cache: forget them and try once more.
+                with self._declared_lock:
+                    self._declared.difference_update(queues)
+                if last_try:
+                    raise translate(exc, self.settings, f"consume from {list(queues)}") from None
         self._subscriptions.add(subscription)
         return subscription
 
