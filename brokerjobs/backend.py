@@ -106,6 +106,16 @@ class Subscription(abc.ABC):
     async def __anext__(self) -> Delivery:
         """The next delivery; waits for one. Raises ``StopAsyncIteration`` after :meth:`stop`."""
 
+    @property
+    def closed(self) -> bool:
+        """True once deliveries it handed out can no longer be settled (connection lost).
+
+        The worker checks it before starting a buffered delivery, so a job fetched on a
+        dead connection is not run (the broker redelivers it). Backends whose deliveries
+        outlive their subscription (leases) may keep the default, False.
+        """
+        return False
+
     @abc.abstractmethod
     async def stop(self) -> None:
         """Stop fetching. Messages fetched but not yet yielded are released at once.

@@ -76,6 +76,10 @@ class MemorySubscription(Subscription):
                 async with asyncio.timeout(timeout):
                     await self._event.wait()
 
+    @property
+    def closed(self) -> bool:
+        return self.crashed
+
     async def stop(self) -> None:
         # Nothing is buffered ahead of __anext__, so there is nothing to release.
         self._stopped = True

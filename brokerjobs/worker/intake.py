@@ -110,6 +110,17 @@ class Intake:
         """
         now = time.monotonic()
         for feed in self.feeds:
+            if feed.buffer and feed.subscription is not None and feed.subscription.closed:
+                # Fetched on a connection that died since: never start those. The pump
+                # notices the loss on its next fetch and re-subscribes.
+                log.warning(
+                    "queue %r: not starting %d buffered deliveries of a closed subscription "
+                    "(the broker redelivers them)",
+                    feed.queue,
+                    len(feed.buffer),
+                )
+                feed.buffer.clear()
+                feed.room.set()
             if feed.buffer:
                 delivery = feed.buffer.popleft()
                 feed.room.set()

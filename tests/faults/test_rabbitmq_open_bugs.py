@@ -27,12 +27,6 @@ from tests.support.harness import eventually
 pytestmark = [pytest.mark.faults, pytest.mark.rabbitmq, pytest.mark.slow]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker intake starts a buffered delivery of a dropped connection before it "
-    "notices the loss (it only calls __anext__ when the buffer has room): the job runs, "
-    "cannot be acked and runs again; see docs/reliability.md",
-)
 async def test_prefetched_deliveries_of_a_dropped_connection_are_not_started(
     rabbit: RabbitTarget, ledger: Ledger, fleet_factory: list[Fleet]
 ) -> None:

@@ -120,6 +120,10 @@ class RabbitMQSubscription(Subscription):
 
         return on_message
 
+    @property
+    def closed(self) -> bool:
+        return self.lost is not None or self._channel.is_closed
+
     async def __anext__(self) -> Delivery:
         while True:
             if self.lost is not None:
