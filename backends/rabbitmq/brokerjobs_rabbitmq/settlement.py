@@ -63,8 +63,21 @@ class Settler:
         receipt = self._receipt(delivery, action)
         outgoing = Outgoing(route, delivery.body, hdr.properties(delivery.message_id, headers))
         # Confirmed copy first, ack second: a crash in between duplicates, never loses.
-        await self.publisher.publish(outgoing, f"{action} {delivery.message_id}")
+        try:
+            await self.publisher.publish(outgoing, f"{action} {delivery.message_id}")
+        except Exception:
+            # No copy for sure: hand the original back now rather than leave it unsettled
+            # on a live channel until the consumer timeout (30 min by default).
+            await self._requeue(delivery, receipt)
+            raise
         await self._ack(delivery, receipt, action)
+
+    async def _requeue(self, delivery: Delivery, receipt: Receipt) -> None:
+        try:
+            await receipt.channel.basic_nack(receipt.delivery_tag, requeue=True)
+        except Exception:
+            return  # the channel is gone: RabbitMQ requeues the message by itself
+        receipt.subscription.settled(delivery)
 
     async def retry(self, delivery: Delivery, *, delay: float, reason: str) -> None:
         receipt = self._receipt(delivery, "retry")
