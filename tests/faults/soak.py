@@ -185,6 +185,9 @@ class Soak:
             if run.outcome == "ok" and run.finished is not None and run.key not in first_done:
                 first_done[run.key] = run.finished
         latencies = sorted(first_done[k] - confirmed[k] for k in first_done if k in confirmed)
+        # Until the last job finished (not the end of a drain that waited for a lost one).
+        last_done = max(first_done.values(), default=time.time())
+        began = min(confirmed.values(), default=last_done)
         cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [0.0] * 99
         start, published = self.published_at
         return {
@@ -202,7 +205,8 @@ class Soak:
             "publish_errors_retried": self.publish_errors,
             **self.events,
             "publish_rate": round(verdict.confirmed / max(published - start, 1e-9), 1),
-            "throughput": round(verdict.executed_ok / max(finished - start, 1e-9), 1),
+            "throughput": round(verdict.executed_ok / max(last_done - began, 1e-9), 1),
+            "busy_s": round(last_done - began, 1),
             "wall_s": round(finished - start, 1),
             "latency_s": {f"p{p}": round(cuts[p - 1], 3) for p in (50, 90, 95, 99)},
             "latency_max_s": round(latencies[-1], 3) if latencies else None,
@@ -213,6 +217,7 @@ class Soak:
 
 async def main(args: argparse.Namespace) -> int:
     base = Path(tempfile.mkdtemp(prefix="bjfaults-soak-"))
+    clean = False
     stoppers: list[Callable[[], None]] = []
     try:
         target: Target
@@ -236,11 +241,15 @@ async def main(args: argparse.Namespace) -> int:
         print(json.dumps(figures, indent=2))
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2) + "\n")
-        return 0 if figures["lost"] == 0 and figures["unexpected"] == 0 else 1
+        clean = figures["lost"] == 0 and figures["unexpected"] == 0
+        return 0 if clean else 1
     finally:
         for stop in stoppers:
             stop()
-        shutil.rmtree(base, ignore_errors=True)
+        if clean:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            print(f"kept {base} (ledger, worker logs) for the post-mortem", file=sys.stderr)
 
 
 if __name__ == "__main__":
