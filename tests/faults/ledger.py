@@ -119,6 +119,9 @@ class Ledger:
     def confirmed_at(self) -> dict[str, float]:
         return dict(self._db.execute("SELECT key, at FROM confirmed").fetchall())
 
+    def attempted_at(self) -> dict[str, float]:
+        return dict(self._db.execute("SELECT key, at FROM attempted").fetchall())
+
     def executions(self) -> list[Execution]:
         """Every run recorded by every process, in start order."""
         runs: list[Execution] = []

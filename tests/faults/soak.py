@@ -179,7 +179,9 @@ class Soak:
         rss_end: int | None,
         sentinel_alive: bool,
     ) -> dict[str, Any]:
-        confirmed = self.ledger.confirmed_at()
+        # Latency from the moment the producer started publishing a job's batch (the
+        # confirmation of a batch can come after its first jobs already ran).
+        confirmed = self.ledger.attempted_at()
         first_done: dict[str, float] = {}
         for run in self.ledger.executions():
             if run.outcome == "ok" and run.finished is not None and run.key not in first_done:
