@@ -124,9 +124,12 @@ class Topology:
 
     def wait_arguments(self, names: QueueNames, level: int) -> dict[str, Any]:
         arguments: dict[str, Any] = {
-            "x-queue-type": "classic",
+            "x-queue-type": self.settings.wait_queue_type,
             "x-message-ttl": self.unit_ms << level,
         }
+        if self.settings.wait_queue_type == "quorum":
+            arguments["x-dead-letter-strategy"] = "at-least-once"
+            arguments["x-overflow"] = "reject-publish"
         if level == 0:
             arguments["x-dead-letter-exchange"] = ""
             arguments["x-dead-letter-routing-key"] = names.work
