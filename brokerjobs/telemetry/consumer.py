@@ -81,7 +81,11 @@ class Telemetry:
         if self._explicit_tracer:
             return True
         provider = trace.get_tracer_provider()
-        return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+        if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+            return False
+        # The global provider is set once per process: no need to look it up per job again.
+        self._explicit_tracer = True
+        return True
 
     # -- middleware ------------------------------------------------------------------
     async def middleware(self, event: JobEvent, call_next: CallNext) -> None:
