@@ -19,6 +19,7 @@ import asyncio
 import json
 import random
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -81,6 +82,8 @@ class Soak:
         flaky = set(random.sample(keys, int(len(keys) * self.args.flaky)))
         started = time.monotonic()
         for start in range(0, len(keys), self.args.batch):
+            if not self.producing:  # interrupted (SIGINT/SIGTERM)
+                break
             chunk = keys[start : start + self.args.batch]
             self.publish_errors += await produce(
                 backend,
@@ -235,6 +238,10 @@ async def main(args: argparse.Namespace) -> int:
             target = SqsTarget(moto, visibility_timeout=10, wait_time=1)
         ledger = Ledger(base / "ledger.db")
         soak = Soak(args, target, ledger, base)
+        # Ctrl-C / SIGTERM: stop publishing and faults, then drain and report as usual.
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, lambda: setattr(soak, "producing", False))
         try:
             figures = await soak.run()
         finally:
