@@ -54,6 +54,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--restart-every", type=float, default=120.0)
     parser.add_argument("--restart-down", type=float, default=5.0)
     parser.add_argument("--flaky", type=float, default=0.01, help="share failing attempt 1")
+    parser.add_argument(
+        "--wait-queues", choices=["classic", "quorum"], default="classic", help="RabbitMQ"
+    )
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -200,6 +203,7 @@ class Soak:
             "jobs": self.args.jobs,
             "workers": self.args.workers,
             "concurrency": self.args.concurrency,
+            "wait_queues": self.args.wait_queues if self.target.name == "rabbitmq" else None,
             "lost": len(verdict.lost),
             "unexpected": len(verdict.unexpected),
             "duplicated": verdict.duplicates,
@@ -230,7 +234,7 @@ async def main(args: argparse.Namespace) -> int:
             node = RabbitNode(base / "rabbit")
             stoppers.append(node.stop)
             node.start()
-            target = RabbitTarget(node)
+            target = RabbitTarget(node, wait_queue_type=args.wait_queues)
         else:
             moto = MotoProcess(base / "moto.log")
             stoppers.append(moto.stop)

@@ -54,9 +54,10 @@ class RabbitTarget(Target):
     name = "rabbitmq"
     redelivery = 5.0
 
-    def __init__(self, node: RabbitNode) -> None:
+    def __init__(self, node: RabbitNode, **overrides: Any) -> None:
         super().__init__()
         self.node = node
+        self.overrides = overrides
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -67,6 +68,7 @@ class RabbitTarget(Target):
             "connect_timeout": 3.0,
             "heartbeat": 5,
             "consumer_timeout": self.node.consumer_timeout_ms / 1000,
+            **self.overrides,
         }
 
     def env(self) -> dict[str, str]:
