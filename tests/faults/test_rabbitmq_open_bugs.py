@@ -134,7 +134,7 @@ async def test_queue_deleted_under_a_consumer_is_redeclared_and_served(
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # the loss needs an expiry inside the shutdown window: most runs, not all
     reason="RabbitMQ backend: delays and retries hop through classic wait queues, whose "
     "dead-lettering is at-most-once; a message expiring while the node stops (a clean "
     "stop_app) is dropped. The 100k soak lost one retry this way.",
