@@ -48,7 +48,7 @@ async def test_prefetched_deliveries_of_a_dropped_connection_are_not_started(
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # a race: under some timings the fault does not bite
     reason="RabbitMQ backend writes a publish on a connection it knows is blocked; after a "
     "timeout the frames stay in the socket and are delivered once the alarm clears, and "
     "dispatch's own retries multiply them (a dispatch that raised ran 4 times)",
@@ -79,7 +79,7 @@ async def test_a_dispatch_that_timed_out_under_an_alarm_runs_at_most_once(
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # a race: under some timings the fault does not bite
     reason="since a87b0f2 a retry that could not be published is handed back at once "
     "(no more waiting for the consumer timeout); left: the timed-out retry copy is "
     "delivered too once the alarm clears (bug 2), so each such job runs twice",
