@@ -1,4 +1,4 @@
-"""RabbitMQ faults that expose open bugs (strict xfail: each passes once its bug is fixed).
+"""RabbitMQ faults that expose open bugs (xfail while open; races, so not strict).
 
 See docs/reliability.md, "Open bugs", for the analysis of each.
 """
