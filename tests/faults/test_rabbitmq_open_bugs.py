@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -144,15 +145,23 @@ async def test_delayed_messages_survive_a_clean_broker_restart(rabbit: RabbitTar
 
     Delays spread over 0.25-16 s, so messages expire between levels all through the
     window in which rabbitmqctl (slow to start on a loaded machine) stops the node."""
-    backend = rabbit.backend()
+    await delayed_messages_survive_restart(rabbit, count=1200, levels=64, timeout=45)
+
+
+async def delayed_messages_survive_restart(
+    rabbit: RabbitTarget, *, count: int, levels: int, timeout: float, **options: Any
+) -> None:
+    """Publish ``count`` messages delayed 0.25 s x (1..``levels``), restart the node,
+    and fail unless every one of them arrives."""
+    backend = rabbit.backend(**options)
     await backend.declare(rabbit.queue)
     messages = [
-        OutgoingMessage(body=b"x", message_id=f"m{i}", delay=0.25 + (i % 64) * 0.25)
-        for i in range(1200)
+        OutgoingMessage(body=b"x", message_id=f"m{i}", delay=0.25 + (i % levels) * 0.25)
+        for i in range(count)
     ]
     await backend.publish_batch(rabbit.queue, messages)
     await asyncio.to_thread(rabbit.node.restart_app, 1.0)
-    consumer = rabbit.backend()
+    consumer = rabbit.backend(**options)
     subscription = await consumer.consume([rabbit.queue], prefetch=200)
     seen: set[str] = set()
 
@@ -166,7 +175,7 @@ async def test_delayed_messages_survive_a_clean_broker_restart(rabbit: RabbitTar
         return len(seen) == len(messages)
 
     try:
-        await eventually(all_arrived, timeout=45, interval=0)
+        await eventually(all_arrived, timeout=timeout, interval=0)
     except AssertionError:
         missing = len(messages) - len(seen)
         held = {n: c for n, c in (await asyncio.to_thread(rabbit.node.queues)).items() if any(c)}
