@@ -4,34 +4,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import TYPE_CHECKING, Any
 
 from brokerjobs.backend import Backend
+
+if TYPE_CHECKING:
+    from brokerjobs.core_settings import Settings
 
 DEFAULT_BACKEND = "sqlite"
 
 
-class Settings(BaseSettings):
-    """Core settings. Each backend reads its own (``BROKERJOBS_RABBITMQ_URL``, ...)."""
+def __getattr__(name: str) -> Any:
+    # ``config.Settings`` stays importable, but pydantic_settings loads only on first use.
+    if name == "Settings":
+        from brokerjobs.core_settings import Settings
 
-    model_config = SettingsConfigDict(env_prefix="BROKERJOBS_", extra="ignore")
-
-    backend: str = Field(
-        default=DEFAULT_BACKEND,
-        description="Backend used when dispatch/consume name none (entry-point name).",
-    )
-    max_message_size: int = Field(
-        default=256 * 1024, gt=0, description="Largest encoded envelope dispatch accepts, bytes."
-    )
-    dispatch_retries: int = Field(
-        default=3, ge=0, description="Times dispatch retries a transient broker error."
-    )
-    dispatch_retry_backoff: float = Field(
-        default=0.2, ge=0, description="First wait between dispatch retries, doubled each time."
-    )
+        return Settings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _State:
@@ -47,6 +36,11 @@ _state = _State()
 
 def settings() -> Settings:
     """The effective settings (read from the environment once, then cached)."""
+    cached = _state.settings
+    if cached is not None:  # the hot path: dispatch reads the settings on every call
+        return cached
+    from brokerjobs.core_settings import Settings
+
     with _state.lock:
         if _state.settings is None:
             _state.settings = Settings()
@@ -68,6 +62,7 @@ def configure(
     next use so the new options take effect.
     """
     from brokerjobs import discovery  # late: discovery imports this module
+    from brokerjobs.core_settings import Settings
 
     current = settings()
     changes: dict[str, Any] = dict(overrides)

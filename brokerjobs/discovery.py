@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import threading
-from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from brokerjobs import config
 from brokerjobs.backend import Backend
 from brokerjobs.errors import ConfigurationError, UnknownBackendError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 GROUP = "brokerjobs.backends"
 
@@ -25,6 +28,8 @@ _override: Backend | None = None
 
 def installed_backends() -> dict[str, EntryPoint]:
     """Every backend entry point installed, by name."""
+    from importlib.metadata import entry_points  # late: only a backend look-up needs it
+
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections import defaultdict
@@ -187,6 +186,8 @@ async def _with_retries_async(publish: Callable[[], Awaitable[None]]) -> None:
         except BrokerUnavailableError:
             if wait is None:
                 raise
+            import asyncio  # late: a service that only dispatches synchronously never needs it
+
             await asyncio.sleep(wait)
 
 
