@@ -80,6 +80,15 @@ from brokerjobs.worker.supervisor import Supervisor
     "worker i uses PORT+i).",
 )
 @click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    default=False,
+    envvar="BROKERJOBS_QUIET",
+    help="Leave out the line per successful job; retries, dead letters and the worker's "
+    "own messages are still printed.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     default="INFO",
@@ -95,11 +104,13 @@ def consume(
     shutdown_timeout: float,
     log_format: str,
     metrics_port: int | None,
+    quiet: bool,
     log_level: str,
 ) -> None:
     """Run jobs from the queues until SIGTERM/SIGINT.
 
-    Prints one line per finished attempt (✔ done, ✖ retrying, ☠ dead-lettered).
+    Prints one line per finished attempt (✔ done, ✖ retrying, ☠ dead-lettered;
+    no ✔ lines with --quiet).
     OpenTelemetry is set up from the standard OTEL_* variables. The
     first SIGTERM/SIGINT stops fetching, gives back prefetched messages and lets running
     jobs finish within --shutdown-timeout; a second one stops at once (unfinished jobs
@@ -136,6 +147,8 @@ def consume(
             command += ["--prefetch", str(prefetch)]
         if metrics_port is not None:
             command += ["--metrics-port", str(metrics_port)]
+        if quiet:
+            command.append("--quiet")
         open_backend(backend_name)  # fail fast on a bad name, before forking anything
         sys.exit(Supervisor(command, processes).run())
     backend = open_backend(backend_name)
@@ -146,7 +159,7 @@ def consume(
             concurrency=concurrency,
             prefetch=prefetch,
             shutdown_timeout=shutdown_timeout,
-            hooks=reporter(log_format),
+            hooks=reporter(log_format, quiet=quiet),
         )
     except BrokerJobsError as exc:
         raise click.ClickException(str(exc)) from None

@@ -81,8 +81,11 @@ def json_line(event: JobEvent) -> str:
     return json.dumps(document, ensure_ascii=False)
 
 
-def reporter(log_format: str, stream: TextIO | None = None) -> Hooks:
-    """Hooks printing one line per finished attempt to ``stream`` (stdout)."""
+def reporter(log_format: str, stream: TextIO | None = None, *, quiet: bool = False) -> Hooks:
+    """Hooks printing one line per finished attempt to ``stream`` (stdout).
+
+    ``quiet`` leaves out successes: only retries and dead letters are printed.
+    """
     out = stream or sys.stdout
     render = json_line if log_format == "json" else text_line
     hooks = Hooks()
@@ -90,7 +93,8 @@ def reporter(log_format: str, stream: TextIO | None = None) -> Hooks:
     def emit(event: JobEvent) -> None:
         click.echo(render(event), file=out)
 
-    hooks.after(emit)
+    if not quiet:
+        hooks.after(emit)
     hooks.on_retry(emit)
     hooks.on_dead_letter(emit)
     return hooks

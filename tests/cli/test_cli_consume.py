@@ -88,3 +88,36 @@ def test_metrics_port_serves_health_while_consuming(cli: Cli) -> None:
     code, err = worker.stop()
     assert status == 200, err
     assert code == 0, err
+
+
+def _dispatch_one_success_and_one_failure(cli: Cli) -> None:
+    args = ("--app", "tests.cli.app", "--payload")
+    assert cli("dispatch", "clitest.Greet", *args, '{"who": "ada"}').code == 0
+    assert cli("dispatch", "clitest.Explode", *args, '{"why": "no SMTP server"}').code == 0
+
+
+def test_quiet_leaves_out_successes_but_not_retries_dead_letters_or_logs(cli: Cli) -> None:
+    _dispatch_one_success_and_one_failure(cli)
+    worker = cli.start(
+        "consume", "--app", "tests.cli.app", "--queue", "cli-default", "--concurrency", "1",
+        "--quiet",
+    )  # fmt: skip
+    # Greet runs first (see the test above), so without --quiet its ✔ line would lead.
+    lines = worker.next_lines(2)
+    code, err = worker.stop()
+    assert code == 0, err
+    assert [line[0] for line in lines] == ["✖", "☠"], lines
+    assert "SIGTERM received" in err
+
+
+def test_quiet_from_the_environment_in_json_format(cli: Cli) -> None:
+    _dispatch_one_success_and_one_failure(cli)
+    cli.env["BROKERJOBS_QUIET"] = "1"
+    worker = cli.start(
+        "consume", "--app", "tests.cli.app", "--queue", "cli-default", "--concurrency", "1",
+        "--log-format", "json",
+    )  # fmt: skip
+    events = [json.loads(line)["event"] for line in worker.next_lines(2)]
+    code, err = worker.stop()
+    assert code == 0, err
+    assert events == ["job.retrying", "job.dead_lettered"]
