@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class Receipt:
     delivery_tag: int
     headers: dict[str, Any] | None
     settled: bool = field(default=False)
+    received: float = field(default_factory=time.monotonic)
+    """When it arrived (``time.monotonic``): the broker's consumer timeout counts from here."""
 
     @property
     def owned(self) -> bool:

@@ -4,6 +4,9 @@ Every publish sets ``mandatory`` (an unroutable message is *confirmed* by Rabbit
 only the ``basic.return`` that precedes the confirm tells it was dropped) and waits for the
 confirm with a timeout, so a broker under a memory alarm (``connection.blocked``) or a
 cut network produces :class:`~brokerjobs.errors.BrokerUnavailableError`, never a hang.
+While the connection is blocked nothing is written (aiormq itself would queue the frames,
+and the broker would take them once the alarm clears, after the caller was told the
+publish failed): a publish waits for ``connection.unblocked`` within its timeout.
 Batches keep up to :data:`WINDOW` publishes in flight and wait for their confirms
 together (pipelined confirms).
 """
@@ -28,7 +31,7 @@ from brokerjobs.errors import (
 
 from .connection import AsyncConnector
 from .topology import Route
-from .translate import translate
+from .translate import blocked_error, translate
 
 WINDOW = 500
 """Unconfirmed publishes kept in flight by a batch."""
@@ -119,9 +122,10 @@ class AsyncPublisher:
                 raise translate(exc, self._settings, "open a publishing channel") from None
             return state.channel
 
-    async def publish(self, outgoing: Outgoing, action: str) -> None:
-        """Publish one message and wait for its confirm."""
-        timeout = self._settings.publish_timeout
+    async def publish(self, outgoing: Outgoing, action: str, timeout: float | None = None) -> None:
+        """Publish one message and wait for its confirm, at most ``timeout`` seconds
+        (default: the ``publish_timeout`` setting), a blocked connection included."""
+        timeout = timeout or self._settings.publish_timeout
         started = time.monotonic()
         try:
             state = self._state
@@ -129,6 +133,7 @@ class AsyncPublisher:
             if channel is None or channel.is_closed or state is None or not state.current():
                 async with asyncio.timeout(timeout):
                     channel = await self._channel()
+            await self._unblocked(channel, timeout, started, action)
             await channel.basic_publish(
                 outgoing.body,
                 exchange=outgoing.route.exchange,
@@ -139,6 +144,16 @@ class AsyncPublisher:
             )
         except Exception as exc:
             raise translate(exc, self._settings, action, timeout=timeout) from None
+
+    async def _unblocked(
+        self, channel: aiormq.abc.AbstractChannel, timeout: float, started: float, action: str
+    ) -> None:
+        """Wait (bounded) until the broker accepts publishes on ``channel``'s connection."""
+        try:
+            async with asyncio.timeout(max(0.001, timeout - (time.monotonic() - started))):
+                await channel.connection.ready()
+        except TimeoutError:
+            raise blocked_error(self._settings, action, timeout) from None
 
     async def publish_many(self, messages: Sequence[Outgoing], action: str) -> None:
         """Publish ``messages`` with up to :data:`WINDOW` confirms outstanding."""

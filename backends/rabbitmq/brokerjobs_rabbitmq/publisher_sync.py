@@ -6,10 +6,14 @@ connection), so every thread gets its own ``BlockingConnection`` through a
 process after ``fork()`` (gunicorn) the inherited one is abandoned, never used or closed
 (closing it would write on the parent's socket), and the child opens its own.
 
-Timeouts: ``blocked_connection_timeout`` tears the connection down when a memory or disk
-alarm blocks it for longer than the publish timeout, and a timer on pika's I/O loop ends
-a publish whose confirm does not arrive in time. Both raise
-:class:`~brokerjobs.errors.BrokerUnavailableError`, and the next publish reconnects.
+Timeouts: while the broker has sent ``connection.blocked`` (memory or disk alarm) nothing
+is written: a publish waits for ``connection.unblocked`` up to the publish timeout and
+then fails having sent nothing. Frames written to a blocked connection would stay in the
+socket and be delivered once the alarm clears, after the caller was told the publish
+failed (and had likely dispatched again). ``blocked_connection_timeout`` tears such a
+connection down, and a timer on pika's I/O loop ends a publish whose confirm does not
+arrive in time. All raise :class:`~brokerjobs.errors.BrokerUnavailableError`, and the
+next publish reconnects.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from brokerjobs.errors import BrokerJobsError
 from .publisher_async import WINDOW, Outgoing, batch_error
 from .settings import RabbitMQSettings
 from .topology import Declaration, apply_sync
-from .translate import translate
+from .translate import blocked_error, translate
 
 IDLE_CHECK = 2.0
 """Seconds of idleness after which a thread's connection is checked before use."""
@@ -39,6 +43,10 @@ IDLE_CHECK = 2.0
 
 class _ConfirmTimeout(pex.AMQPConnectionError):  # type: ignore[misc]
     """Raised inside pika when a confirm did not arrive within the publish timeout."""
+
+
+class _StillBlocked(Exception):
+    """The broker kept publishers blocked for the whole publish timeout; nothing was sent."""
 
 
 class _ThreadConnection:
@@ -53,6 +61,27 @@ class _ThreadConnection:
         self.channel.confirm_delivery()
         self.batch: _BatchChannel | None = None
         self.last_used = time.monotonic()
+        self.blocked = False
+        self.connection.add_on_connection_blocked_callback(self._on_blocked)
+        self.connection.add_on_connection_unblocked_callback(self._on_unblocked)
+
+    def _on_blocked(self, _connection: Any, _frame: Any) -> None:
+        self.blocked = True
+
+    def _on_unblocked(self, _connection: Any, _frame: Any) -> None:
+        self.blocked = False
+
+    def wait_unblocked(self, timeout: float) -> None:
+        """Return once the broker accepts publishes; raise :class:`_StillBlocked` if it
+        does not within ``timeout``. Runs pika's I/O, which delivers ``connection.unblocked``."""
+        if not self.blocked:
+            return
+        deadline = time.monotonic() + timeout
+        while self.blocked:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _StillBlocked
+            self.connection.process_data_events(time_limit=min(remaining, 0.5))
 
     @property
     def usable(self) -> bool:
@@ -222,6 +251,8 @@ class SyncPublisher:
             except _ConfirmTimeout as exc:
                 error = translate(TimeoutError(str(exc)), self._settings, action, timeout=timeout)
                 raise error from None
+            except _StillBlocked:
+                raise blocked_error(self._settings, action, timeout) from None
             except Exception as exc:
                 if not connection.usable:
                     self._local.connection = None
@@ -242,6 +273,7 @@ class SyncPublisher:
         """Publish one message and wait (bounded) for its confirm."""
 
         def work(connection: _ThreadConnection) -> None:
+            connection.wait_unblocked(self._settings.publish_timeout)
             timer = connection.deadline_timer(self._settings.publish_timeout)
             try:
                 connection.channel.basic_publish(
@@ -275,6 +307,7 @@ class SyncPublisher:
             timeout = self._settings.publish_timeout
             for outgoing in messages:
                 batch.wait(WINDOW - 1, timeout)
+                connection.wait_unblocked(timeout)
                 batch.publish(outgoing)
             batch.wait(0, timeout)
 

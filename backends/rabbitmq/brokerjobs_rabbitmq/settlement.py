@@ -3,11 +3,17 @@
 Every move publishes its copy with a confirm *before* acking the original on the channel
 that delivered it: a crash in between duplicates the message, never loses it. A delivery
 whose channel is gone is no longer ours: settling it raises DeliveryLostError.
+
+The copy may wait for its confirm as long as the broker still lets us hold the original
+(its consumer timeout), not just the publish timeout: under a memory alarm the copy can be
+stuck in the socket, and giving up early would hand the original back *and* let the copy
+arrive once the alarm clears — the job would run twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from brokerjobs.backend import Delivery
@@ -62,12 +68,14 @@ class Settler:
     ) -> None:
         receipt = self._receipt(delivery, action)
         outgoing = Outgoing(route, delivery.body, hdr.properties(delivery.message_id, headers))
+        held = time.monotonic() - receipt.received
+        timeout = max(self.settings.publish_timeout, self.settings.max_lease - held)
         # Confirmed copy first, ack second: a crash in between duplicates, never loses.
         try:
-            await self.publisher.publish(outgoing, f"{action} {delivery.message_id}")
+            await self.publisher.publish(outgoing, f"{action} {delivery.message_id}", timeout)
         except Exception:
-            # No copy for sure: hand the original back now rather than leave it unsettled
-            # on a live channel until the consumer timeout (30 min by default).
+            # Hand the original back now rather than let the broker's consumer timeout
+            # close the whole channel (and every other delivery on it) a moment later.
             await self._requeue(delivery, receipt)
             raise
         await self._ack(delivery, receipt, action)

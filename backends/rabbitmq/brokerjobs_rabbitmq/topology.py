@@ -5,7 +5,7 @@ For a queue ``Q`` and prefix ``P`` (default ``brokerjobs.``) the backend declare
 * ``P Q``            the work queue (quorum by default), dead-lettering into ``P Q.dead``;
 * ``P Q.dead``       the dead-letter queue (classic: listing requeues without limits);
 * ``P Q.delay.NN``   topic exchanges, one per delay level ``NN`` = 00 .. K-1;
-* ``P Q.wait.NN``    classic wait queues with a fixed TTL of ``unit × 2^NN``.
+* ``P Q.wait.NN``    wait queues (quorum by default) with a fixed TTL of ``unit × 2^NN``.
 
 A delay of ``n`` units (``n = ceil(delay / unit)``) is written in binary in the routing
 key, most significant bit first, one word per level (``"0.1.1"`` = 3 units with K = 3).
@@ -226,7 +226,7 @@ def declared_arguments_error(queue: str, detail: str) -> str:
     """An explanation for a PRECONDITION_FAILED on re-declaration."""
     return (
         f"queue {queue!r} already exists with different arguments ({detail}); "
-        "it was declared with other settings (queue_type, delivery_limit, delay_unit, "
-        "max_delay or queue_consumer_timeout). Use the same settings, or delete the queue "
-        "and its .dead/.wait.NN queues and .delay.NN exchanges (messages included)"
+        "it was declared with other settings (queue_type, wait_queue_type, delivery_limit, "
+        "delay_unit, max_delay or queue_consumer_timeout). Use the same settings, or delete "
+        "the queue and its .dead/.wait.NN queues and .delay.NN exchanges (messages included)"
     )

@@ -50,6 +50,14 @@ _UNAVAILABLE = (
 )
 
 
+def blocked_error(settings: RabbitMQSettings, action: str, timeout: float) -> BrokerJobsError:
+    """The error for a publish not sent because the broker blocked publishers too long."""
+    return BrokerUnavailableError(
+        f"{action}: RabbitMQ at {settings.safe_url} has blocked publishing for {timeout:g} s "
+        "(connection.blocked: a memory or disk alarm); nothing was sent, try again later"
+    )
+
+
 def _reply_code(exc: BaseException) -> int | None:
     if isinstance(exc, pex.ChannelClosed | pex.ConnectionClosed):
         return int(exc.reply_code)
@@ -89,6 +97,8 @@ def translate(
             f"{action}: {where} refused the message (negative confirm: the queue may be "
             "full or unavailable)"
         )
+    if isinstance(exc, pex.ConnectionBlockedTimeout):
+        return blocked_error(settings, action, settings.publish_timeout)
     code = _reply_code(exc)
     if code == 404:
         if queue is not None and not action.startswith("publish"):
