@@ -1,14 +1,19 @@
 """Worker overhead on the in-memory backend: no-op sync and async jobs, jobs/s and µs/job.
 
     .venv/bin/python bench/worker_overhead.py [--jobs 20000] [--concurrency 1,10]
-                                              [--telemetry on|off|both]
+                                              [--telemetry off|api|on|both|all]
 
 Each run publishes N no-op jobs to a fresh in-memory broker, then times a real
 :class:`brokerjobs.Worker` from start until the queue is drained (decode, look-up,
 validation, hooks, thread pool hand-off for sync jobs, ack). ``--telemetry on`` installs
 the OpenTelemetry SDK (spans and metrics recorded, not exported) and the worker's
 consumer telemetry (``brokerjobs.telemetry.consumer.Telemetry``: a CONSUMER span and
-metrics per job).
+metrics per job). ``--telemetry api`` installs the consumer telemetry without an SDK, as
+``brokerjobs consume`` runs when no ``OTEL_*`` exporter is configured. ``both`` is off
+then on, ``all`` is off, api, on (the SDK, once installed, stays for the process).
+
+``--cli-report`` adds the per-job line ``brokerjobs consume`` prints (to /dev/null),
+``--cli-report quiet`` the hooks ``consume --quiet`` installs: what ``--quiet`` saves.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import statistics
 import time
 import uuid
@@ -52,7 +58,9 @@ def install_sdk() -> None:
     metrics.set_meter_provider(MeterProvider())
 
 
-async def one_run(job_type: type[Job], jobs: int, concurrency: int, traced: bool) -> float:
+async def one_run(
+    job_type: type[Job], jobs: int, concurrency: int, traced: bool, report: str | None = None
+) -> float:
     backend = MemoryBackend(MemoryStore())
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     messages: list[OutgoingMessage] = [
@@ -60,7 +68,12 @@ async def one_run(job_type: type[Job], jobs: int, concurrency: int, traced: bool
         for i in range(jobs)
     ]
     await backend.publish_batch(queue, messages)
-    worker = Worker(backend, [queue], concurrency=concurrency, stop_when_idle=True)
+    hooks = None
+    if report is not None:
+        from brokerjobs.cli.output import reporter
+
+        hooks = reporter("text", _DEVNULL, quiet=report == "quiet")
+    worker = Worker(backend, [queue], concurrency=concurrency, stop_when_idle=True, hooks=hooks)
     if traced:
         from brokerjobs.telemetry.consumer import Telemetry
 
@@ -73,25 +86,36 @@ async def one_run(job_type: type[Job], jobs: int, concurrency: int, traced: bool
     return elapsed
 
 
+_DEVNULL = open(os.devnull, "w")  # noqa: SIM115 - the whole run writes to it
+
+MODES = {  # (install the SDK, install the consumer telemetry)
+    "off": [(False, False)],
+    "api": [(False, True)],
+    "on": [(True, True)],
+    "both": [(False, False), (True, True)],
+    "all": [(False, False), (False, True), (True, True)],
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--concurrency", default="1,10")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--telemetry", choices=["on", "off", "both"], default="off")
+    parser.add_argument("--telemetry", choices=list(MODES), default="off")
+    parser.add_argument("--cli-report", choices=["lines", "quiet"], default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    modes = {"on": [True], "off": [False], "both": [False, True]}[args.telemetry]
     print(f"{args.jobs} no-op jobs per run, best of {args.repeat}")
     print(f"{'job':<6} {'conc':>4} {'telemetry':<10} {'jobs/s':>9} {'µs/job':>8}")
-    for enabled in modes:
-        if enabled:
+    for sdk, enabled in MODES[args.telemetry]:
+        if sdk:
             install_sdk()
-        label = "on" if enabled else "off"
+        label = "on" if sdk else "api" if enabled else "off"
         for job_type, kind in ((NoopAsync, "async"), (NoopSync, "sync")):
             for concurrency in [int(c) for c in args.concurrency.split(",")]:
                 times = [
-                    asyncio.run(one_run(job_type, args.jobs, concurrency, enabled))
+                    asyncio.run(one_run(job_type, args.jobs, concurrency, enabled, args.cli_report))
                     for _ in range(args.repeat)
                 ]
                 best = min(times)

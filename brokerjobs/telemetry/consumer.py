@@ -38,6 +38,7 @@ from brokerjobs.telemetry import semconv as sc
 from brokerjobs.telemetry.instruments import WorkerInstruments
 from brokerjobs.telemetry.logs import JobLogContext, current_job
 from brokerjobs.telemetry.redact import redact, sensitive_values
+from brokerjobs.telemetry.tracing import global_tracing
 from brokerjobs.worker.hooks import CallNext, JobEvent, Middleware
 
 if TYPE_CHECKING:
@@ -78,14 +79,7 @@ class Telemetry:
 
     def _tracing(self) -> bool:
         # Without an SDK the API hands out invalid spans: skip building links and attributes.
-        if self._explicit_tracer:
-            return True
-        provider = trace.get_tracer_provider()
-        if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
-            return False
-        # The global provider is set once per process: no need to look it up per job again.
-        self._explicit_tracer = True
-        return True
+        return self._explicit_tracer or global_tracing()
 
     # -- middleware ------------------------------------------------------------------
     async def middleware(self, event: JobEvent, call_next: CallNext) -> None:

@@ -21,6 +21,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from brokerjobs.envelope import Envelope
 from brokerjobs.telemetry import semconv as sc
 from brokerjobs.telemetry.redact import redact
+from brokerjobs.telemetry.tracing import global_tracing
 
 SYSTEM = sc.DEFAULT_SYSTEM
 tracer = trace.get_tracer("brokerjobs")
@@ -61,7 +62,7 @@ class _ProducerScope:
     __slots__ = ("_send", "_token")
 
     def __enter__(self) -> SendSpan:
-        if _tracing():
+        if global_tracing():
             span = tracer.start_span(sc.SEND, kind=SpanKind.PRODUCER)
             self._token: object | None = otel_context.attach(trace.set_span_in_context(span))
         else:  # no SDK: nothing to record; the caller's context is what gets injected
@@ -92,11 +93,6 @@ def producer_span() -> _ProducerScope:
     Without an SDK no span is started at all.
     """
     return _ProducerScope()
-
-
-def _tracing() -> bool:
-    provider = trace.get_tracer_provider()
-    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
 def _finish(send: SendSpan, exc: BaseException | None) -> None:
