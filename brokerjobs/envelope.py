@@ -12,6 +12,7 @@ included) and the body stays byte-for-byte the same across retries and replays.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -57,9 +58,16 @@ class Envelope(BaseModel):
     )
 
 
+_serializer = Envelope.__pydantic_serializer__
+
+
 def encode(envelope: Envelope) -> bytes:
-    """The envelope as compact UTF-8 JSON bytes."""
-    return envelope.model_dump_json(exclude_defaults=False).encode()
+    """The envelope as compact UTF-8 JSON bytes (``envelope.model_dump_json().encode()``).
+
+    The serializer writes bytes itself: going through ``model_dump_json`` would decode
+    them to a string only for dispatch to encode it back, on every message.
+    """
+    return _serializer.to_json(envelope)
 
 
 def decode(body: bytes, *, max_size: int) -> Envelope:
@@ -85,6 +93,21 @@ def _summary(exc: ValidationError, limit: int = 3) -> str:
         parts.append(f"{where}: {error['msg']}")
     more = exc.error_count() - limit
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+# uuid.UUID's layout: the version nibble and the RFC 4122 variant bits of a random UUID.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (4 << 76) | (0x8000 << 48)
+
+
+def new_message_id() -> str:
+    """A new message id: a random UUID (version 4) as 32 hex digits, ``uuid4().hex``.
+
+    Built from ``os.urandom`` directly: ``uuid.uuid4()`` makes a ``UUID`` object only for
+    us to format it: twice the cost, on every dispatch.
+    """
+    value = int.from_bytes(os.urandom(16)) & _UUID4_CLEAR | _UUID4_SET
+    return f"{value:032x}"
 
 
 def utcnow() -> datetime:

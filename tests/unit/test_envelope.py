@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import JsonValue
 
-from brokerjobs.envelope import Envelope, decode, encode, json_schema, utcnow
+from brokerjobs.envelope import Envelope, decode, encode, json_schema, new_message_id, utcnow
 from brokerjobs.errors import EnvelopeError
 
 SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "wire-format" / "envelope.schema.json"
@@ -70,3 +73,47 @@ def test_naive_timestamps_and_huge_headers_are_refused() -> None:
         decode(body, max_size=10_000)
     with pytest.raises(ValueError, match="at most 4096"):
         _envelope(headers={"h": "x" * 5000})
+
+
+PINNED_PAYLOAD: dict[str, JsonValue] = {
+    "user_id": 42, "ratio": 0.1, "big": 1e16, "tiny": 1e-7,
+    "name": 'Zoë "quoted" \n ✓', "tags": ["a", None, True],
+    "nested": {"x": [1, 2.5, {"y": False}]},
+}  # fmt: skip
+
+
+def test_encoded_bytes_are_pinned() -> None:
+    # The wire format, byte for byte: a change here breaks producers in other languages
+    # that compare or sign bodies, and must be a deliberate new envelope version.
+    envelope = Envelope(
+        id="0123456789abcdef0123456789abcdef",
+        job="app.jobs.Résumé",
+        queue="emails",
+        payload=PINNED_PAYLOAD,
+        max_attempts=5,
+        created_at=datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+        not_before=datetime(2024, 5, 6, 7, 9, 9, 123456, tzinfo=UTC),
+        headers={
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "correlation-id": "ü-1",
+        },
+    )
+    expected = (
+        '{"v":1,"id":"0123456789abcdef0123456789abcdef","job":"app.jobs.Résumé",'
+        '"queue":"emails","payload":{"user_id":42,"ratio":0.1,"big":1e+16,"tiny":1e-7,'
+        '"name":"Zoë \\"quoted\\" \\n ✓","tags":["a",null,true],'
+        '"nested":{"x":[1,2.5,{"y":false}]}},"max_attempts":5,'
+        '"created_at":"2024-05-06T07:08:09.123456Z","not_before":"2024-05-06T07:09:09.123456Z",'
+        '"headers":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",'
+        '"correlation-id":"ü-1"}}'
+    ).encode()
+    assert encode(envelope) == expected
+    assert encode(envelope) == envelope.model_dump_json().encode()
+
+
+def test_message_ids_are_uuid4_hex() -> None:
+    ids = {new_message_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for message_id in ids:
+        parsed = uuid.UUID(hex=message_id)
+        assert (parsed.hex, parsed.version, parsed.variant) == (message_id, 4, uuid.RFC_4122)
