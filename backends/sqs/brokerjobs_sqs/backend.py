@@ -120,6 +120,8 @@ class SQSBackend(Backend):
             now=self._clock.now,
             forget_queue=self._queues.forget,
         )
+        # A worker re-subscribes after every failure: keep only the ones still working.
+        self._subscriptions = [s for s in self._subscriptions if not s.finished]
         self._subscriptions.append(subscription)
         return subscription
 

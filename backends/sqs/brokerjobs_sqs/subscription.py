@@ -4,6 +4,12 @@ Shutdown order matters (celery/kombu#1835): ``stop()`` first lets every in-fligh
 ``ReceiveMessage`` return, so nothing can be received after the release, and only then
 gives the buffered messages back. Until the caller settles what it was handed, the
 heartbeat keeps extending those leases too, even after ``stop()``.
+
+A *failed* subscription is different: once iteration raised, the caller holds none of
+the deliveries it was handed (the :class:`~brokerjobs.backend.Subscription` contract;
+the worker never settles them). Their leases are dropped then, so SQS redelivers them
+after one visibility timeout; extending them would hide them for as long as this
+process lives.
 """
 
 from __future__ import annotations
@@ -88,6 +94,7 @@ class SQSSubscription(Subscription):
             if receipt is not None:
                 return receipt.delivery()
             if self._error is not None:
+                self._disown_yielded()
                 raise self._error
             self._ready.clear()
             await self._ready.wait()
@@ -259,6 +266,20 @@ class SQSSubscription(Subscription):
         receipt.lost = True
         self.forget(receipt)
 
+    def _disown_yielded(self) -> None:
+        """Stop extending what iteration handed out: the failure ends the caller's hold."""
+        yielded = [r for r in self._owned if r not in self._unyielded]
+        if not yielded:
+            return
+        for receipt in yielded:
+            self._lose(receipt)
+        log.warning(
+            "subscription to %s failed; %d delivered message(s) are no longer extended "
+            "and return after their visibility timeout",
+            ", ".join(ref.sqs_name for ref in self._refs),
+            len(yielded),
+        )
+
     # -- shutdown ----------------------------------------------------------------------
     async def stop(self) -> None:
         if self._stopping is None:
@@ -294,6 +315,11 @@ class SQSSubscription(Subscription):
                 len(pending),
                 exc,
             )
+
+    @property
+    def finished(self) -> bool:
+        """Stopped with nothing left to extend: the backend can let go of it."""
+        return self._stopped and self._heartbeat.done()
 
     def abandon(self) -> None:
         """Drop everything without settling or releasing, as a killed process would."""

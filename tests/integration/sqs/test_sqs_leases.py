@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
+from brokerjobs.errors import BrokerUnavailableError, DeliveryLostError
 from tests.integration.sqs.conftest import message
 from tests.support.backend_sqs import SQSHarness
 from tests.support.harness import nothing_within, receive
@@ -131,3 +134,38 @@ async def test_release_then_retry_keeps_the_attempt_count_honest(sqs: SQSHarness
     await backend.ack(third)
     assert attempts == [1, 1, 2]
     await subscription.stop()
+
+
+async def test_deliveries_of_a_failed_subscription_come_back_after_one_visibility_timeout(
+    sqs: SQSHarness,
+) -> None:
+    """Bug 6: once iteration raised, the caller holds nothing it was handed (the worker
+    never settles those); the subscription's heartbeat must stop hiding them."""
+    queue = sqs.queue()
+    worker = sqs.sqs_backend()
+    sent = [message() for _ in range(3)]
+    await worker.publish_batch(queue, sent)
+    subscription = await worker.consume([queue], prefetch=4)  # room left: it keeps polling
+    handed = await receive(subscription)
+
+    def time_out(**kwargs: Any) -> None:
+        raise ReadTimeoutError(endpoint_url=sqs.options()["endpoint_url"])
+
+    worker.add_event_hook("before-call.sqs.ReceiveMessage", time_out)
+    deadline = time.monotonic() + 30
+    with pytest.raises(BrokerUnavailableError):
+        while time.monotonic() < deadline:  # the two buffered ones may come first
+            await receive(subscription, timeout=30)
+    await subscription.stop()  # what the worker does with a failed subscription
+
+    other = sqs.sqs_backend()
+    rival = await other.consume([queue], prefetch=3)
+    again = [await receive(rival, timeout=sqs.redelivery_timeout) for _ in range(3)]
+    attempts = {d.message_id: d.attempt for d in again}
+    assert attempts.keys() == {m.message_id for m in sent}
+    assert attempts[handed.message_id] == 2
+    with pytest.raises(DeliveryLostError):
+        await worker.ack(handed)
+    for delivery in again:
+        await other.ack(delivery)
+    await rival.stop()
