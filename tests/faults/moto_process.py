@@ -4,6 +4,12 @@ moto keeps everything in memory: a restarted server has no queues and no message
 What that can show: the worker survives its endpoint vanishing (errors translated,
 backoff without a busy loop, no crash) and resumes once it is back. What it cannot: the
 durability of SQS itself; messages lost with the server are excluded from the checker.
+
+The server runs with :func:`make_sqs_queues_atomic` applied (``python -m
+tests.faults.moto_process``): moto serves each request in a thread of its own, and its
+``DeleteMessage`` rebuilds a queue's message list without a lock, so a message sent while
+another delete scans the list is dropped and the deleted one can come back. That is moto
+losing what SQS accepted, not the backend; unpatched, the soak would count it as lost.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.faults.rabbit_node import free_port, port_open
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -32,7 +41,8 @@ class MotoProcess:
     def start(self, timeout: float = 30) -> None:
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", __spec__.name, "-H", "127.0.0.1", "-p", str(self.port)],
+            cwd=ROOT,
             stdout=handle,
             stderr=handle,
         )
@@ -58,3 +68,35 @@ class MotoProcess:
 
     def stop(self) -> None:
         self.kill9()
+
+
+def make_sqs_queues_atomic() -> None:
+    """Run moto's per-queue receive and delete under the queue's own lock (as ``send`` is).
+
+    Without it, moto 5.x's ``Queue.delete_message`` scans ``_messages`` and assigns a
+    rebuilt list; a concurrent ``add_message`` (which does take the lock) appends to a
+    list that the slower delete then overwrites. The lock is a ``Condition`` over an
+    ``RLock``: a long poll's ``wait_for`` still releases it while it waits.
+    """
+    from moto.sqs import models
+
+    delete = models.Queue.delete_message
+    receive = models.SQSBackend.receive_message
+
+    def atomic_delete(self: Any, receipt_handle: str) -> None:
+        with self._messages_lock:
+            delete(self, receipt_handle)
+
+    def atomic_receive(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        with self.get_queue(queue_name)._messages_lock:
+            return receive(self, queue_name, *args, **kwargs)
+
+    models.Queue.delete_message = atomic_delete  # type: ignore[method-assign]
+    models.SQSBackend.receive_message = atomic_receive  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    from moto.server import main
+
+    make_sqs_queues_atomic()
+    main(sys.argv[1:])
