@@ -27,6 +27,7 @@ from pamqp.commands import Basic
 from brokerjobs.backend import Delivery, Subscription
 from brokerjobs.errors import BrokerJobsError, BrokerUnavailableError
 
+from .acks import AckCoalescer
 from .headers import attempt
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class RabbitMQSubscription(Subscription):
         self._close_timer: asyncio.TimerHandle | None = None
         self._returning: set[str] = set()
         self._returned = asyncio.Event()
+        self._acks = AckCoalescer(channel)
         self.lost: BrokerJobsError | None = None
         self.unsettled: dict[str, int] = {queue: 0 for queue, _ in self._queues}
         """Deliveries received and not settled yet, per queue (buffered ones included)."""
@@ -102,6 +104,7 @@ class RabbitMQSubscription(Subscription):
             props: Basic.Properties = message.header.properties
             headers = props.headers
             receipt = Receipt(self, channel, message.delivery_tag or 0, headers)
+            self._acks.delivered(receipt.delivery_tag)
             delivery = Delivery(
                 queue=queue,
                 body=message.body,
@@ -148,6 +151,14 @@ class RabbitMQSubscription(Subscription):
         if self._stopped:
             self._close_when_idle()
 
+    def ack(self, receipt: Receipt) -> None:
+        """Ack ``receipt``'s delivery (sent at the end of this loop iteration, coalesced)."""
+        self._acks.ack(receipt.delivery_tag)
+
+    def nacked(self, receipt: Receipt) -> None:
+        """``receipt``'s delivery was handed back with a ``basic.nack`` just written."""
+        self._acks.nacked(receipt.delivery_tag)
+
     def expect_return(self, message_id: str) -> None:
         """A copy of ``message_id`` was just released into one of our queues."""
         if not self._stopped:
@@ -190,6 +201,7 @@ class RabbitMQSubscription(Subscription):
 
     def abandon(self) -> None:
         """Stop handing out deliveries without releasing them (the connection is closing)."""
+        self._acks.flush()
         self._stopped = True
         for buffer in self._buffers:
             buffer.clear()
@@ -225,6 +237,7 @@ class RabbitMQSubscription(Subscription):
         self._close_timer = loop.call_later(CLOSE_GRACE, close_if_idle)
 
     def _close_channel(self) -> None:
+        self._acks.flush()
         if not self._channel.is_closed:
             task = asyncio.get_running_loop().create_task(self._channel.close())
             task.add_done_callback(_ignore_result)

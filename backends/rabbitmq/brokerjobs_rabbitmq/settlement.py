@@ -50,13 +50,12 @@ class Settler:
         return receipt
 
     async def _ack(self, delivery: Delivery, receipt: Receipt, action: str) -> None:
-        try:
-            await receipt.channel.basic_ack(receipt.delivery_tag)
-        except Exception as exc:
+        if not receipt.owned:
             raise DeliveryLostError(
-                f"{action}: could not ack delivery {delivery.message_id} "
-                f"({self.settings.scrub(str(exc))}); RabbitMQ will deliver it again"
-            ) from None
+                f"{action}: could not ack delivery {delivery.message_id} (its channel "
+                "closed); RabbitMQ will deliver it again"
+            )
+        receipt.subscription.ack(receipt)
         receipt.subscription.settled(delivery)
 
     async def ack(self, delivery: Delivery) -> None:
@@ -85,6 +84,7 @@ class Settler:
             await receipt.channel.basic_nack(receipt.delivery_tag, requeue=True)
         except Exception:
             return  # the channel is gone: RabbitMQ requeues the message by itself
+        receipt.subscription.nacked(receipt)
         receipt.subscription.settled(delivery)
 
     async def retry(self, delivery: Delivery, *, delay: float, reason: str) -> None:

@@ -1,0 +1,78 @@
+"""Coalesced acks on the real broker: fewer frames, never an ack for a running delivery."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from brokerjobs.backend import Delivery
+from tests.integration.rabbitmq.conftest import _rabbitmqctl, close_named_connections, message
+from tests.support.backend_rabbitmq import RabbitMQHarness
+from tests.support.harness import eventually, nothing_within, receive
+
+pytestmark = pytest.mark.rabbitmq
+
+
+async def unacked(broker_queue: str) -> int:
+    listing = await asyncio.to_thread(
+        _rabbitmqctl, "list_queues", "--no-table-headers", "name", "messages_unacknowledged"
+    )
+    for line in listing.splitlines():
+        name, _, count = line.partition("\t")
+        if name == broker_queue:
+            return int(count)
+    raise AssertionError(f"queue {broker_queue} not found")
+
+
+async def test_acks_behind_a_running_delivery_leave_it_unacked(rabbit: RabbitMQHarness) -> None:
+    backend = await rabbit.new_rabbitmq_backend()
+    queue = rabbit.queue("acks")
+    batch = [message() for _ in range(6)]
+    await backend.publish_batch(queue, batch)
+    subscription = await backend.consume([queue], prefetch=6)
+    deliveries = [await receive(subscription) for _ in range(6)]
+    running, finished = deliveries[0], deliveries[1:]
+    await backend.ack(finished[0])
+    await asyncio.gather(*(backend.ack(delivery) for delivery in finished[1:]))
+    broker_queue = backend.topology.names(queue).work
+
+    async def only_the_running_one_unacked() -> bool:
+        return await unacked(broker_queue) == 1
+
+    await eventually(only_the_running_one_unacked, timeout=15)
+    await close_named_connections(f"brokerjobs-test.{rabbit.prefix}.")
+    resumed = await backend.consume([queue], prefetch=6)
+    again = await receive(resumed)
+    assert again.message_id == running.message_id
+    assert again.attempt == 2
+    await backend.ack(again)
+    assert await nothing_within(resumed, 0.5)
+    await resumed.stop()
+
+
+async def test_acks_of_one_loop_iteration_go_out_as_one_frame(rabbit: RabbitMQHarness) -> None:
+    backend = await rabbit.new_rabbitmq_backend()
+    queue = rabbit.queue("acks")
+    await backend.publish_batch(queue, [message() for _ in range(50)])
+    subscription = await backend.consume([queue], prefetch=50)
+    deliveries: list[Delivery] = [await receive(subscription) for _ in range(50)]
+    coalescer = subscription._acks  # type: ignore[attr-defined]
+    frames: list[tuple[int, bool]] = []
+    send = coalescer._send
+
+    def counting_send(tag: int, *, multiple: bool) -> None:
+        frames.append((tag, multiple))
+        send(tag, multiple=multiple)
+
+    coalescer._send = counting_send
+    await asyncio.gather(*(backend.ack(delivery) for delivery in reversed(deliveries)))
+    broker_queue = backend.topology.names(queue).work
+
+    async def all_acked() -> bool:
+        return await unacked(broker_queue) == 0
+
+    await eventually(all_acked, timeout=15)
+    assert frames == [(max(d.receipt.delivery_tag for d in deliveries), True)]
+    assert not subscription.closed  # no "unknown delivery tag" closed the channel
+    await subscription.stop()
