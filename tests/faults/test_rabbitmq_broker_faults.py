@@ -132,7 +132,8 @@ async def test_memory_alarm_blocks_publishing_with_a_clear_error_while_consumers
             await dispatch_async(jobs.Work(key="timed-out"), backend=blocked, queue=rabbit.queue)
         elapsed = time.monotonic() - started
         message = str(caught.value).lower()
-        assert "blocked by a resource alarm" in message, message
+        # The first write may time out unanswered; the retries see connection.blocked.
+        assert "blocked" in message and "alarm" in message, message
         assert elapsed < 30, f"dispatch hung {elapsed:.0f} s under the alarm"
         ok_during_alarm = len(ledger.finished_keys())
         assert ok_during_alarm > 0, "consumers stopped draining under the memory alarm"
