@@ -197,6 +197,7 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--queue-type", choices=["quorum", "classic"], default="quorum")
+    parser.add_argument("--only", default="", help="run the pairs whose title contains this")
     args = parser.parse_args()
     bench = Bench(args.messages, args.queue_type)
     await bench.backend.declare(bench.queue)
@@ -240,6 +241,8 @@ async def main() -> None:
     )
     try:
         for title, raw, ours, raw_name, our_name in pairs:
+            if args.only not in title:
+                continue
             raw_rate, our_rate = await interleaved(args.runs, raw, ours, bench)
             print(
                 f"{title:40} {raw_name:>13} {raw_rate:8.0f}/s   {our_name:>13} "

@@ -149,6 +149,11 @@ class AsyncPublisher:
         self, channel: aiormq.abc.AbstractChannel, timeout: float, started: float, action: str
     ) -> None:
         """Wait (bounded) until the broker accepts publishes on ``channel``'s connection."""
+        # aiormq keeps the blocked state in a private event; reading it spares the hot path
+        # a timeout context per publish. Should the name change, the bounded wait remains.
+        unblocked = getattr(channel.connection, "_Connection__connection_unblocked", None)
+        if isinstance(unblocked, asyncio.Event) and unblocked.is_set():
+            return
         try:
             async with asyncio.timeout(max(0.001, timeout - (time.monotonic() - started))):
                 await channel.connection.ready()

@@ -184,3 +184,17 @@ async def test_sync_publish_declares_a_new_queue_and_concurrent_publishers_decla
     assert seen == {sent.message_id} | {m.message_id for m in many}
     await subscription.stop()
     backend.close()
+
+
+async def test_the_publisher_sees_aiormqs_blocked_state_without_a_timer(
+    rabbit: RabbitMQHarness,
+) -> None:
+    """The hot path reads aiormq's private unblocked event; if aiormq renames it, every
+    publish would pay for a timeout context (still correct, slower): catch it here."""
+    backend = await rabbit.new_rabbitmq_backend()
+    queue = rabbit.queue("hot")
+    await backend.publish(queue, message())
+    channel = await backend._publisher._channel()
+    unblocked = getattr(channel.connection, "_Connection__connection_unblocked", None)
+    assert isinstance(unblocked, asyncio.Event)
+    assert unblocked.is_set()
