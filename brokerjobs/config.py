@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from brokerjobs.backend import Backend
 
 if TYPE_CHECKING:
-    from brokerjobs.core_settings import Settings
+    from brokerjobs.core_settings import Settings as Settings  # re-exported
 
 DEFAULT_BACKEND = "sqlite"
 
@@ -39,7 +39,7 @@ def settings() -> Settings:
     cached = _state.settings
     if cached is not None:  # the hot path: dispatch reads the settings on every call
         return cached
-    from brokerjobs.core_settings import Settings
+    from brokerjobs.core_settings import Settings as Settings  # re-exported
 
     with _state.lock:
         if _state.settings is None:
@@ -62,7 +62,7 @@ def configure(
     next use so the new options take effect.
     """
     from brokerjobs import discovery  # late: discovery imports this module
-    from brokerjobs.core_settings import Settings
+    from brokerjobs.core_settings import Settings as Settings  # re-exported
 
     current = settings()
     changes: dict[str, Any] = dict(overrides)
