@@ -4,8 +4,11 @@ Publishing uses pika (sync, one connection per thread) and aio-pika's AMQP layer
 (async); consuming uses aiormq with manual acks. See ``docs/backends/rabbitmq.md``.
 """
 
+from . import driver_logs
 from .backend import RabbitMQBackend
 from .settings import RabbitMQSettings
 from .translate import AccessRefusedError, TopologyMismatchError
+
+driver_logs.install()
 
 __all__ = ["AccessRefusedError", "RabbitMQBackend", "RabbitMQSettings", "TopologyMismatchError"]

@@ -8,6 +8,7 @@ to this test's own connections.
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -147,3 +148,21 @@ async def test_sync_publish_after_the_broker_dropped_an_idle_connection(
     seen = {(await receive(subscription)).message_id for _ in range(2)}
     assert seen == {first.message_id, second.message_id}
     await subscription.stop()
+
+
+async def test_a_broker_close_is_one_warning_not_an_error_with_a_traceback(
+    rabbit: RabbitMQHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = await rabbit.new_rabbitmq_backend()
+    queue = rabbit.queue("closed")
+    await backend.declare(queue)
+    subscription = await backend.consume([queue], prefetch=1)
+    caplog.set_level(logging.DEBUG)
+    assert await close_named_connections(f"brokerjobs-test.{rabbit.prefix}.") >= 1
+    with pytest.raises(BrokerUnavailableError):
+        await receive(subscription)
+    driver = [r for r in caplog.records if r.name.startswith("aiormq") and r.levelno >= 30]
+    assert driver == [], [r.getMessage() for r in driver]
+    ours = [r.getMessage() for r in caplog.records if r.name == "brokerjobs.rabbitmq"]
+    assert any(m.startswith("RabbitMQ closed the connection: 320") for m in ours), ours
+    assert not any(r.exc_info for r in caplog.records if r.name.startswith("aiormq"))
