@@ -78,9 +78,11 @@ def environment(bytecode: str, cache_dir: str) -> dict[str, str]:
     return env
 
 
-def measure(python: str, runs: int, env: dict[str, str], compare: str | None) -> dict[str, float]:
-    """Median milliseconds per statement (label)."""
-    cases = [(statement, statement, None) for statement in STATEMENTS]
+def measure(
+    python: str, runs: int, env: dict[str, str], compare: str | None
+) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU milliseconds per statement (label)."""
+    cases: list[tuple[str, str, str | None]] = [(s, s, None) for s in STATEMENTS]
     if compare is not None:
         cases += [
             (f"{statement} [compare]", statement, compare)
