@@ -89,6 +89,8 @@ def _time_imports(runner: Runner, pythons: dict[str, str], runs: int) -> None:
     for venv, modules in (("project", imports.PROJECT_MODULES), ("peers", imports.PEER_MODULES)):
         if venv not in pythons:
             continue
+        sources = [str(REPO / "brokerjobs"), str(REPO / "backends")] if venv == "project" else []
+        imports.compile_bytecode(pythons[venv], sources)
         for module in modules:
             for rep in range(1, runs + 1):
                 try:
