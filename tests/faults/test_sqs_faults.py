@@ -90,6 +90,49 @@ async def test_sigterm_releases_prefetched_messages_without_the_restore_race(
     print(f"\n[T3 sqs race] {verdict.summary()} rest done {took:.1f} s after the first exited")
 
 
+@pytest.mark.timeout(300)  # ~90 s when it passes; the drain gives up after 150 s
+async def test_subscriptions_failed_by_a_stalled_endpoint_lose_nothing(
+    moto: MotoProcess, ledger: Ledger, fleet_factory: list[Fleet]
+) -> None:
+    """Bug 6: moto stops answering long enough for the worker's subscription to fail
+    (three failed receives) while one job runs and another waits in the worker's buffer.
+
+    The worker drops those deliveries (they are no longer its own) and re-subscribes;
+    they must come back once their visibility lapses. Before the fix the failed
+    subscription's heartbeat kept them invisible for as long as the worker lived.
+    """
+    # Short client timeouts make the receives fail fast; a 60 s visibility outlives the
+    # stall, so the leases cannot lapse by themselves while moto is stopped.
+    target = SqsTarget(moto, visibility_timeout=60, read_timeout=0.5, connect_timeout=0.5)
+    try:
+        backend = target.backend()
+        slow = new_keys(1)
+        waiting = new_keys(1)  # the subscription has room for one more: it keeps polling
+        await produce(
+            backend,
+            target.queue,
+            ledger,
+            slow,
+            lambda k: jobs.Long(key=k, seconds=40.0, first_only=True),
+        )
+        await produce(backend, target.queue, ledger, waiting, lambda k: jobs.Work(key=k))
+        fleet = make_fleet(fleet_factory, target, ledger, "--concurrency", "1", "--prefetch", "2")
+        worker = fleet.spawn()
+        await until_started(ledger, 1)
+        moto.pause()
+        try:
+            await eventually(lambda: _logged(fleet, "subscription failed"), timeout=90)
+        finally:
+            moto.resume()
+        verdict = await drain(ledger, backend, target.queue, timeout=150)
+        assert_sound(verdict, max_duplicates=1)  # the 40 s job may run twice
+        assert worker.alive(), fleet.output()
+    finally:
+        moto.resume()
+        await target.aclose()
+    print(f"\n[bug 6] {verdict.summary()}")
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
