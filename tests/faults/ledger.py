@@ -131,7 +131,11 @@ class Ledger:
                 rows = db.execute(
                     "SELECT key, attempt, pid, started, finished, outcome FROM executions"
                 ).fetchall()
-            except sqlite3.OperationalError:  # created, schema not written yet
+            except sqlite3.OperationalError as exc:
+                # Only a file created a moment ago (no schema yet) may read as empty; any
+                # other failure must not drop a process's runs (a false "lost").
+                if "no such table" not in str(exc):
+                    raise
                 rows = []
             finally:
                 db.close()
