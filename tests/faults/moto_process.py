@@ -29,8 +29,10 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 
 
 class MotoProcess:
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, *, atomic: bool = True) -> None:
+        """``atomic=False`` runs moto as shipped (to measure what its races cost)."""
         self.log = log
+        self.module = __spec__.name if atomic else "moto.server"
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -41,7 +43,7 @@ class MotoProcess:
     def start(self, timeout: float = 30) -> None:
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __spec__.name, "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", self.module, "-H", "127.0.0.1", "-p", str(self.port)],
             cwd=ROOT,
             stdout=handle,
             stderr=handle,

@@ -57,6 +57,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--wait-queues", choices=["classic", "quorum"], default="classic", help="RabbitMQ"
     )
+    parser.add_argument(
+        "--stock-moto",
+        action="store_true",
+        help="SQS: moto without the atomic receive/delete patch (see moto_process.py)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -204,6 +209,7 @@ class Soak:
             "workers": self.args.workers,
             "concurrency": self.args.concurrency,
             "wait_queues": self.args.wait_queues if self.target.name == "rabbitmq" else None,
+            "stock_moto": self.args.stock_moto if self.target.name == "sqs" else None,
             "lost": len(verdict.lost),
             "unexpected": len(verdict.unexpected),
             "duplicated": verdict.duplicates,
@@ -236,7 +242,7 @@ async def main(args: argparse.Namespace) -> int:
             node.start()
             target = RabbitTarget(node, wait_queue_type=args.wait_queues)
         else:
-            moto = MotoProcess(base / "moto.log")
+            moto = MotoProcess(base / "moto.log", atomic=not args.stock_moto)
             stoppers.append(moto.stop)
             moto.start()
             target = SqsTarget(moto, visibility_timeout=10, wait_time=1)
