@@ -8,9 +8,16 @@ run of settled tags from the oldest outstanding delivery goes as one multiple ac
 acks above a still-running delivery one by one. A multiple ack never covers a delivery
 that is running or waiting in a buffer.
 
-The cost: an ack is on the wire one loop iteration later, so a channel that dies in that
-instant redelivers the message (at-least-once allows it; the ack could be lost in the
-socket anyway).
+Under load a frame per loop iteration is still a frame every few deliveries, and each is
+a write system call in the worker and a frame for the broker to parse (both share the
+CPUs). So a channel flushes at most once per :data:`ACK_INTERVAL`: an ack asked for
+sooner after the previous flush waits for the rest of the interval. An idle channel's
+first ack still goes out at the end of the loop iteration, and acks holding back a
+quarter of the prefetch window go out at once, so a small window never starves.
+
+The cost: an ack is on the wire up to :data:`ACK_INTERVAL` later, so a channel that dies
+in that instant redelivers the message (at-least-once allows it; the ack could be lost in
+the socket anyway). Stopping a subscription and closing the connection flush first.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from typing import Any
 import aiormq.abc
 
 log = logging.getLogger("brokerjobs.rabbitmq")
+
+ACK_INTERVAL = 0.002
+"""Least seconds between two flushes of one channel (see the module docstring)."""
 
 COMPACT_AT = 1024
 """Tags settled behind a long-running delivery, kept before the queue is compacted."""
@@ -39,7 +49,15 @@ class AckCoalescer:
         """Tags in ``_outstanding`` already settled one by one (ack or nack sent)."""
         self._pending: set[int] = set()
         """Tags whose ack was asked for and is not sent yet."""
-        self._scheduled = False
+        self._flush_at = 1
+        """Pending acks that are sent at once rather than at the next interval."""
+        self._flushed_at = float("-inf")
+        """When the last flush sent something (``loop.time()``)."""
+        self._scheduled: asyncio.Handle | None = None
+
+    def window(self, prefetch: int) -> None:
+        """The channel's prefetch: acks holding back a quarter of it are not delayed."""
+        self._flush_at = max(1, prefetch // 4)
 
     def delivered(self, tag: int) -> None:
         self._outstanding.append(tag)
@@ -49,17 +67,30 @@ class AckCoalescer:
         self._done.add(tag)
 
     def ack(self, tag: int) -> None:
-        """Ack ``tag`` at the end of this loop iteration (together with the others)."""
-        self._pending.add(tag)
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+        """Ack ``tag`` with the others asked for until the next flush (see the module docstring)."""
+        pending = self._pending
+        pending.add(tag)
+        urgent = len(pending) >= self._flush_at
+        scheduled = self._scheduled
+        if scheduled is not None:
+            if not urgent or not isinstance(scheduled, asyncio.TimerHandle):
+                return  # a flush is due already
+            scheduled.cancel()  # enough acks are held back to bring the timer forward
+        loop = asyncio.get_running_loop()
+        wait = self._flushed_at + ACK_INTERVAL - loop.time()
+        if urgent or wait <= 0:
+            self._scheduled = loop.call_soon(self.flush)
+        else:
+            self._scheduled = loop.call_later(wait, self.flush)
 
     def flush(self) -> None:
         """Write the pending acks now (also before the channel or connection closes)."""
-        self._scheduled = False
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
         if not self._pending:
             return
+        self._flushed_at = asyncio.get_running_loop().time()
         pending, done, outstanding = self._pending, self._done, self._outstanding
         highest = 0
         while outstanding:

@@ -88,6 +88,7 @@ class RabbitMQSubscription(Subscription):
         channel.on_consumer_cancel_callbacks.add(self._on_server_cancel)
         # Per-consumer prefetch: quorum queues refuse the channel-wide (global) form.
         await channel.basic_qos(prefetch_count=prefetch)
+        self._acks.window(prefetch)
         for index, (_queue, broker_name) in enumerate(self._queues):
             ok = await channel.basic_consume(broker_name, self._receiver(index))
             if ok.consumer_tag is not None:
@@ -168,6 +169,7 @@ class RabbitMQSubscription(Subscription):
     async def stop(self) -> None:
         if self._stopped:
             return
+        self._acks.flush()  # acks of finished jobs go out before anything is handed back
         if self._returning and self.lost is None:
             # A copy released a moment ago may be on its way to us. If basic.cancel crosses
             # it, a quorum queue (RabbitMQ < 4.3) counts a failed delivery (attempt + 1).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from brokerjobs_rabbitmq import acks
 
 from brokerjobs.backend import Delivery
 from tests.integration.rabbitmq.conftest import _rabbitmqctl, close_named_connections, message
@@ -76,3 +77,91 @@ async def test_acks_of_one_loop_iteration_go_out_as_one_frame(rabbit: RabbitMQHa
     assert frames == [(max(d.receipt.delivery_tag for d in deliveries), True)]
     assert not subscription.closed  # no "unknown delivery tag" closed the channel
     await subscription.stop()
+
+
+def count_frames(subscription: object) -> list[tuple[int, bool]]:
+    """The ack frames ``subscription`` sends from now on, as (tag, multiple)."""
+    coalescer = subscription._acks  # type: ignore[attr-defined]
+    frames: list[tuple[int, bool]] = []
+    send = coalescer._send
+
+    def counting_send(tag: int, *, multiple: bool) -> None:
+        frames.append((tag, multiple))
+        send(tag, multiple=multiple)
+
+    coalescer._send = counting_send
+    return frames
+
+
+async def test_acks_soon_after_a_flush_wait_for_the_interval_and_share_a_frame(
+    rabbit: RabbitMQHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(acks, "ACK_INTERVAL", 0.5)  # wide, so the test never races it
+    backend = await rabbit.new_rabbitmq_backend()
+    queue = rabbit.queue("acks")
+    await backend.publish_batch(queue, [message() for _ in range(10)])
+    subscription = await backend.consume([queue], prefetch=100)
+    deliveries = [await receive(subscription) for _ in range(10)]
+    frames = count_frames(subscription)
+    await backend.ack(deliveries[0])
+    await asyncio.sleep(0)  # the first ack of an idle channel goes out at once
+    assert frames == [(deliveries[0].receipt.delivery_tag, True)]
+    for delivery in deliveries[1:]:
+        await backend.ack(delivery)
+        await asyncio.sleep(0)  # a loop iteration each: without the interval, a frame each
+    assert len(frames) == 1
+
+    async def flushed() -> bool:
+        return len(frames) > 1
+
+    await eventually(flushed, timeout=5, interval=0.01)
+    assert frames[1:] == [(deliveries[-1].receipt.delivery_tag, True)]
+    await subscription.stop()
+    again = await backend.consume([queue], prefetch=100)
+    assert await nothing_within(again, 0.5), "an ack never reached the broker"
+    await again.stop()
+
+
+async def test_acks_holding_back_a_quarter_of_the_window_go_out_at_once(
+    rabbit: RabbitMQHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(acks, "ACK_INTERVAL", 600.0)  # only the window can send them
+    backend = await rabbit.new_rabbitmq_backend()
+    queue = rabbit.queue("acks")
+    await backend.publish_batch(queue, [message() for _ in range(8)])
+    subscription = await backend.consume([queue], prefetch=8)  # a quarter: 2 acks
+    deliveries = [await receive(subscription) for _ in range(8)]
+    frames = count_frames(subscription)
+    await backend.ack(deliveries[0])
+    await asyncio.sleep(0)
+    await backend.ack(deliveries[1])
+    await asyncio.sleep(0)
+    assert len(frames) == 1, "one ack held back is below a quarter of the window"
+    await backend.ack(deliveries[2])
+    await asyncio.sleep(0)
+    assert frames == [(d.receipt.delivery_tag, True) for d in (deliveries[0], deliveries[2])]
+    await subscription.stop()
+    assert len(frames) == 2, "nothing else was acked"
+
+
+async def test_stopping_a_subscription_sends_the_acks_it_holds(
+    rabbit: RabbitMQHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(acks, "ACK_INTERVAL", 600.0)
+    backend = await rabbit.new_rabbitmq_backend()
+    queue = rabbit.queue("acks")
+    await backend.publish_batch(queue, [message() for _ in range(4)])
+    subscription = await backend.consume([queue], prefetch=100)
+    deliveries = [await receive(subscription) for _ in range(4)]
+    frames = count_frames(subscription)
+    await backend.ack(deliveries[0])
+    await asyncio.sleep(0)
+    for delivery in deliveries[1:]:
+        await backend.ack(delivery)
+    await asyncio.sleep(0)
+    assert len(frames) == 1  # the other three wait for the (long) interval
+    await subscription.stop()
+    assert frames[1:] == [(deliveries[-1].receipt.delivery_tag, True)]
+    again = await backend.consume([queue], prefetch=100)
+    assert await nothing_within(again, 0.5), "an ack held at stop() was lost"
+    await again.stop()
