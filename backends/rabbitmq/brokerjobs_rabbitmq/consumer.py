@@ -102,17 +102,16 @@ class RabbitMQSubscription(Subscription):
         channel = self._channel
 
         async def on_message(message: aiormq.abc.DeliveredMessage) -> None:
+            # The Basic.Deliver frame's own fields: aiormq's properties for them type-check
+            # the frame on every access.
+            frame: Basic.Deliver = message.delivery  # type: ignore[assignment]
             props: Basic.Properties = message.header.properties
             headers = props.headers
-            receipt = Receipt(self, channel, message.delivery_tag or 0, headers)
-            self._acks.delivered(receipt.delivery_tag)
-            delivery = Delivery(
-                queue=queue,
-                body=message.body,
-                message_id=props.message_id or "",
-                attempt=attempt(headers, bool(message.redelivered)),
-                receipt=receipt,
-            )
+            tag = frame.delivery_tag or 0
+            receipt = Receipt(self, channel, tag, headers)
+            self._acks.delivered(tag)
+            number = attempt(headers, frame.redelivered)
+            delivery = Delivery(queue, message.body, props.message_id or "", number, receipt)
             self.unsettled[queue] += 1
             if self._returning:
                 self._returning.discard(delivery.message_id)

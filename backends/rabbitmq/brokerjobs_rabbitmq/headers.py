@@ -44,12 +44,14 @@ def header_attempt(headers: dict[str, Any] | None) -> int:
 
 def attempt(headers: dict[str, Any] | None, redelivered: bool) -> int:
     """The attempt number of a delivery (see the module docstring)."""
+    if not headers:  # a first dispatch carries none: the common case, kept cheap
+        return 2 if redelivered else 1
     base = header_attempt(headers)
     crashes = 1 if redelivered else 0
     # The redelivered flag is the floor: brokers that stop counting some returns in
     # x-delivery-count (RabbitMQ 4.3) still count a crash as at least one attempt.
     with contextlib.suppress(TypeError, ValueError):
-        crashes = max(crashes, int((headers or {}).get("x-delivery-count", 0)))
+        crashes = max(crashes, int(headers.get("x-delivery-count", 0)))
     return base + crashes
 
 

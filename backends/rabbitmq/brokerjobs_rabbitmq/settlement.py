@@ -59,8 +59,9 @@ class Settler:
         receipt.subscription.settled(delivery)
 
     async def ack(self, delivery: Delivery) -> None:
-        receipt = self._receipt(delivery, "ack")
-        await self._ack(delivery, receipt, "ack")
+        receipt = self._receipt(delivery, "ack")  # owned, checked: nothing awaited since
+        receipt.subscription.ack(receipt)
+        receipt.subscription.settled(delivery)
 
     async def _republish_then_ack(
         self, delivery: Delivery, route: Route, headers: dict[str, Any], action: str
