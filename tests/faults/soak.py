@@ -55,7 +55,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--restart-down", type=float, default=5.0)
     parser.add_argument("--flaky", type=float, default=0.01, help="share failing attempt 1")
     parser.add_argument(
-        "--wait-queues", choices=["classic", "quorum"], default="classic", help="RabbitMQ"
+        "--wait-queues", choices=["classic", "quorum"], default="quorum", help="RabbitMQ"
     )
     parser.add_argument(
         "--stock-moto",
