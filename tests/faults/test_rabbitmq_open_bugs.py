@@ -128,6 +128,7 @@ async def test_queue_deleted_under_a_consumer_is_redeclared_and_served(
     assert all(m.alive() for m in fleet.members.values()), fleet.output()
 
 
+@pytest.mark.record  # 50 s for a non-default setting: kept out of CI's short tier
 @pytest.mark.xfail(
     strict=False,  # the loss needs an expiry inside the shutdown window: most runs, not all
     reason="RabbitMQ backend: delays and retries hop through classic wait queues, whose "

@@ -90,7 +90,7 @@ async def test_sigterm_releases_prefetched_messages_without_the_restore_race(
     print(f"\n[T3 sqs race] {verdict.summary()} rest done {took:.1f} s after the first exited")
 
 
-@pytest.mark.timeout(300)  # ~90 s when it passes; the drain gives up after 150 s
+@pytest.mark.timeout(300)  # ~45 s when it passes; the drain gives up after 150 s
 async def test_subscriptions_failed_by_a_stalled_endpoint_lose_nothing(
     moto: MotoProcess, ledger: Ledger, fleet_factory: list[Fleet]
 ) -> None:
@@ -101,9 +101,9 @@ async def test_subscriptions_failed_by_a_stalled_endpoint_lose_nothing(
     they must come back once their visibility lapses. Before the fix the failed
     subscription's heartbeat kept them invisible for as long as the worker lived.
     """
-    # Short client timeouts make the receives fail fast; a 60 s visibility outlives the
+    # Short client timeouts make the receives fail fast; a 30 s visibility outlives the
     # stall, so the leases cannot lapse by themselves while moto is stopped.
-    target = SqsTarget(moto, visibility_timeout=60, read_timeout=0.5, connect_timeout=0.5)
+    target = SqsTarget(moto, visibility_timeout=30, read_timeout=0.5, connect_timeout=0.5)
     try:
         backend = target.backend()
         slow = new_keys(1)
@@ -113,7 +113,7 @@ async def test_subscriptions_failed_by_a_stalled_endpoint_lose_nothing(
             target.queue,
             ledger,
             slow,
-            lambda k: jobs.Long(key=k, seconds=40.0, first_only=True),
+            lambda k: jobs.Long(key=k, seconds=20.0, first_only=True),
         )
         await produce(backend, target.queue, ledger, waiting, lambda k: jobs.Work(key=k))
         fleet = make_fleet(fleet_factory, target, ledger, "--concurrency", "1", "--prefetch", "2")
@@ -125,7 +125,7 @@ async def test_subscriptions_failed_by_a_stalled_endpoint_lose_nothing(
         finally:
             moto.resume()
         verdict = await drain(ledger, backend, target.queue, timeout=150)
-        assert_sound(verdict, max_duplicates=1)  # the 40 s job may run twice
+        assert_sound(verdict, max_duplicates=1)  # the 20 s job may run twice
         assert worker.alive(), fleet.output()
     finally:
         moto.resume()
