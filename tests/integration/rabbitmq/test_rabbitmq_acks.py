@@ -58,15 +58,7 @@ async def test_acks_of_one_loop_iteration_go_out_as_one_frame(rabbit: RabbitMQHa
     await backend.publish_batch(queue, [message() for _ in range(50)])
     subscription = await backend.consume([queue], prefetch=50)
     deliveries: list[Delivery] = [await receive(subscription) for _ in range(50)]
-    coalescer = subscription._acks  # type: ignore[attr-defined]
-    frames: list[tuple[int, bool]] = []
-    send = coalescer._send
-
-    def counting_send(tag: int, *, multiple: bool) -> None:
-        frames.append((tag, multiple))
-        send(tag, multiple=multiple)
-
-    coalescer._send = counting_send
+    frames = count_frames(subscription)
     await asyncio.gather(*(backend.ack(delivery) for delivery in reversed(deliveries)))
     broker_queue = backend.topology.names(queue).work
 
