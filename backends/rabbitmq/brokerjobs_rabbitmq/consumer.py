@@ -152,7 +152,7 @@ class RabbitMQSubscription(Subscription):
             self._close_when_idle()
 
     def ack(self, receipt: Receipt) -> None:
-        """Ack ``receipt``'s delivery (sent at the end of this loop iteration, coalesced)."""
+        """Ack ``receipt``'s delivery; coalesced with others and sent soon (see acks.py)."""
         self._acks.ack(receipt.delivery_tag)
 
     def nacked(self, receipt: Receipt) -> None:

@@ -33,7 +33,7 @@ class RabbitMQSettings(BaseSettings):
     wait_queue_type: QueueType = "quorum"
     """Delay/retry wait queues (26 per work queue). ``quorum`` dead-letters at least once
     (RabbitMQ 3.10+), so delayed and retried messages survive a broker restart; it costs
-    about 1.5× the broker memory of ``classic`` (bench/rabbitmq_wait_queues.py).
+    about 1.6× the broker memory of ``classic`` (bench/rabbitmq_wait_queues.py).
     ``classic`` dead-letters at most once: a message expiring while the node shuts down
     is dropped. Use it only where losing a delayed job is acceptable."""
     delivery_limit: int = Field(default=20, ge=1)

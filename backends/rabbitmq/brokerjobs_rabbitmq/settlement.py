@@ -49,19 +49,13 @@ class Settler:
             )
         return receipt
 
-    async def _ack(self, delivery: Delivery, receipt: Receipt, action: str) -> None:
-        if not receipt.owned:
-            raise DeliveryLostError(
-                f"{action}: could not ack delivery {delivery.message_id} (its channel "
-                "closed); RabbitMQ will deliver it again"
-            )
+    def _ack(self, delivery: Delivery, receipt: Receipt) -> None:
         receipt.subscription.ack(receipt)
         receipt.subscription.settled(delivery)
 
     async def ack(self, delivery: Delivery) -> None:
         receipt = self._receipt(delivery, "ack")  # owned, checked: nothing awaited since
-        receipt.subscription.ack(receipt)
-        receipt.subscription.settled(delivery)
+        self._ack(delivery, receipt)
 
     async def _republish_then_ack(
         self, delivery: Delivery, route: Route, headers: dict[str, Any], action: str
@@ -78,7 +72,12 @@ class Settler:
             # close the whole channel (and every other delivery on it) a moment later.
             await self._requeue(delivery, receipt)
             raise
-        await self._ack(delivery, receipt, action)
+        if not receipt.owned:  # the channel may have closed while the copy was confirmed
+            raise DeliveryLostError(
+                f"{action}: could not ack delivery {delivery.message_id} (its channel "
+                "closed); RabbitMQ will deliver it again"
+            )
+        self._ack(delivery, receipt)
 
     async def _requeue(self, delivery: Delivery, receipt: Receipt) -> None:
         try:
