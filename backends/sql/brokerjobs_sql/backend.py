@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from brokerjobs.backend import (
     Backend,
@@ -29,6 +29,9 @@ from brokerjobs_sql.dialects import DBConnection, Dialect
 from brokerjobs_sql.leases import LeaseKeeper, RowLease
 from brokerjobs_sql.store import Claim, JobStore
 from brokerjobs_sql.subscription import SQLSubscription
+
+if TYPE_CHECKING:
+    from brokerjobs_sql.coordination import SQLStore
 
 T = TypeVar("T")
 
@@ -60,6 +63,18 @@ class SQLBackend(Backend):
         self._executor: ThreadPoolExecutor | None = None
         self._executor_pid = 0
         self._subscriptions: weakref.WeakSet[SQLSubscription] = weakref.WeakSet()
+        self._coordination: SQLStore | None = None
+
+    def coordination_store(self) -> SQLStore:
+        """The coordination store in this database (table ``brokerjobs_store``), same connections.
+
+        The default store when ``BROKERJOBS_STORE`` is not set.
+        """
+        if self._coordination is None:
+            from brokerjobs_sql.coordination import store_for
+
+            self._coordination = store_for(self.store)
+        return self._coordination
 
     @property
     def lease(self) -> float:
