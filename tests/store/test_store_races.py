@@ -92,7 +92,7 @@ async def test_processes_racing_on_shared_keys_never_both_win(
 ) -> None:
     harness = shared_store_harness
     go = tmp_path / "go"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **harness.subprocess_env(), "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "tests.store.racer", harness.store_spec(), harness.prefix]
     processes = [
         await asyncio.create_subprocess_exec(

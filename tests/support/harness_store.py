@@ -50,6 +50,10 @@ class StoreHarness(abc.ABC):
         """
         raise NotImplementedError(f"the {self.name} store is private to one process")
 
+    def subprocess_env(self) -> dict[str, str]:
+        """Extra environment another process needs to reach :meth:`store_spec` (credentials)."""
+        return {}
+
     async def elapse(self, seconds: float) -> None:
         """Let ``seconds`` of store time pass (real sleep, or a fake clock's advance)."""
         await asyncio.sleep(seconds)
