@@ -161,6 +161,10 @@ class MemoryBackend(Backend):
     async def release(self, delivery: Delivery) -> None:
         self.store.requeue(self.store.settle(delivery), 0.0, counted=False)
 
+    async def defer(self, delivery: Delivery, *, delay: float) -> None:
+        """Give the message back for ``delay`` seconds, attempt not counted (:class:`Defers`)."""
+        self.store.requeue(self.store.settle(delivery), max(0.0, delay), counted=False)
+
     async def declare(self, queue: str) -> None:
         self.store.declare(queue)
 

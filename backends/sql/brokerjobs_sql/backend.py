@@ -188,7 +188,7 @@ class SQLBackend(Backend):
                 f"message {delivery.message_id} on {delivery.queue!r} is no longer leased by "
                 "this consumer (its lease expired and it was claimed again, or it was settled)"
             )
-        if action in (settle.retry, settle.release):
+        if action in (settle.retry, settle.release, settle.defer):
             self._wake(delivery.queue)
 
     async def ack(self, delivery: Delivery) -> None:
@@ -205,6 +205,10 @@ class SQLBackend(Backend):
 
     async def release(self, delivery: Delivery) -> None:
         await self._settle(delivery, settle.release)
+
+    async def defer(self, delivery: Delivery, *, delay: float) -> None:
+        """Give the row back for ``delay`` seconds, attempt not counted (``Defers``)."""
+        await self._settle(delivery, settle.defer, delay=delay)
 
     # -- operations ----------------------------------------------------------------------
     async def stats(self, queue: str) -> QueueStats:
