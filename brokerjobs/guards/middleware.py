@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from brokerjobs.backend import Backend
 from brokerjobs.guards import keys, unique
+from brokerjobs.guards.backlog import Backlog
 from brokerjobs.guards.records import Record, kept_alive
 from brokerjobs.guards.signals import log, mark
 from brokerjobs.job import Job
@@ -45,6 +46,7 @@ class GuardMiddleware:
         self._store = store
         self._backend = backend
         self.lease = lease
+        self._backlog = Backlog()
         self._durations: dict[str, float] = {}
         """Recent mean run time per job name: how long a concurrency slot stays taken."""
 
@@ -159,7 +161,9 @@ class GuardMiddleware:
                 key, holder, limit=options.concurrency_limit, ttl=self.lease
             )
             if slot is None:
-                delay = _jitter(self._durations.get(name, 1.0))
+                run_time = max(0.05, self._durations.get(name, 1.0))
+                limit = options.concurrency_limit
+                delay = self._backlog.delay(key, first=0.0, period=run_time, limit=limit)
                 mark("concurrency_limited", "delayed: concurrency limit", name)
                 reason = f"concurrency limit of {options.concurrency_limit} reached"
                 await event.settle(Decision(Settle.DEFER, delay=delay, reason=reason))
@@ -168,13 +172,11 @@ class GuardMiddleware:
             await held.enter_async_context(kept_alive(self.store, slot, holder, self.lease))
         if options.rate_limit is not None:
             count, per = options.rate_limit
-            wait = await self.store.count_in_window(
-                keys.limit_key("rate", job), limit=count, window=per
-            )
+            rate_key = keys.limit_key("rate", job)
+            wait = await self.store.count_in_window(rate_key, limit=count, window=per)
             if wait > 0:
-                # Past the window's end, spread over the next window so that the jobs
-                # refused together do not all come back at the same instant.
-                delay = wait + random.uniform(0, per)
+                # Past the window's end, and a window later per `count` already waiting.
+                delay = self._backlog.delay(rate_key, first=wait, period=per, limit=count)
                 mark("rate_limited", "delayed: rate limited", name)
                 reason = f"rate limit of {count} per {per:g} s reached"
                 await event.settle(Decision(Settle.DEFER, delay=delay, reason=reason))
