@@ -16,7 +16,7 @@ from brokerjobs.job import Job
 
 UNIQUE_HEADER = "brokerjobs-unique-key"
 """Envelope header: the uniqueness lock a dispatch took (the worker releases it)."""
-IDEMPOTENCY_HEADER = "brokerjobs-idempotency-key"
+IDEMPOTENCY_HEADER = "idempotency-key"
 """Envelope header: the idempotency key the worker records before running the job."""
 PREFIX = "bj"
 
