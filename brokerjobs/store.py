@@ -25,11 +25,15 @@ new implementation needs only those four (and may override the others natively).
 from __future__ import annotations
 
 import abc
+import asyncio
 import random
 import time
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from brokerjobs.errors import StoreError
+
+T = TypeVar("T")
 
 MAX_KEY_LENGTH = 255
 """Longest key every implementation accepts (a SQL primary key column)."""
@@ -122,6 +126,14 @@ def check_ttl(ttl: float) -> float:
     return float(ttl)
 
 
+def check_window(key: str, limit: int, window: float) -> float:
+    """``window`` if ``key``, ``limit`` and ``window`` are valid for a window counter."""
+    check_key(key)
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    return check_ttl(window)
+
+
 def slot_key(key: str, index: int) -> str:
     """The key of slot ``index`` of the semaphore ``key``."""
     return f"{key}#slot{index}"
@@ -193,3 +205,43 @@ class StoreBase(abc.ABC):
             if await self.compare_and_set(key, current, bumped, ttl=left):
                 return 0.0
         raise StoreError(f"count_in_window({key!r}) lost 100 races in a row; is the key shared?")
+
+
+class BlockingStore(StoreBase):
+    """A store whose driver blocks (SQL, boto3): the ``*_sync`` methods do the work, the
+    async contract runs them in a thread. Also a :class:`SyncStore` for dispatch."""
+
+    async def _offload(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(function, *args, **kwargs)
+
+    @abc.abstractmethod
+    def set_if_absent_sync(self, key: str, value: bytes, *, ttl: float) -> bool: ...
+
+    @abc.abstractmethod
+    def get_sync(self, key: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def compare_and_set_sync(
+        self, key: str, expected: bytes, value: bytes, *, ttl: float
+    ) -> bool: ...
+
+    @abc.abstractmethod
+    def compare_and_delete_sync(self, key: str, expected: bytes) -> bool: ...
+
+    @abc.abstractmethod
+    def count_in_window_sync(self, key: str, *, limit: int, window: float) -> float: ...
+
+    async def set_if_absent(self, key: str, value: bytes, *, ttl: float) -> bool:
+        return await self._offload(self.set_if_absent_sync, key, value, ttl=ttl)
+
+    async def get(self, key: str) -> bytes | None:
+        return await self._offload(self.get_sync, key)
+
+    async def compare_and_set(self, key: str, expected: bytes, value: bytes, *, ttl: float) -> bool:
+        return await self._offload(self.compare_and_set_sync, key, expected, value, ttl=ttl)
+
+    async def compare_and_delete(self, key: str, expected: bytes) -> bool:
+        return await self._offload(self.compare_and_delete_sync, key, expected)
+
+    async def count_in_window(self, key: str, *, limit: int, window: float) -> float:
+        return await self._offload(self.count_in_window_sync, key, limit=limit, window=window)

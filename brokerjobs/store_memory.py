@@ -8,12 +8,16 @@ shared with other processes: never use it to coordinate a fleet.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from brokerjobs.clock import Clock
-from brokerjobs.store import StoreBase, check_key, check_ttl
+from brokerjobs.store import BlockingStore, check_key, check_ttl, check_window
+
+T = TypeVar("T")
 
 
-class InMemoryStore(StoreBase):
+class InMemoryStore(BlockingStore):
     """Expiring values in a dict under one lock; time from ``clock`` (real by default)."""
 
     name = "memory"
@@ -37,7 +41,7 @@ class InMemoryStore(StoreBase):
             return None
         return found[0]
 
-    # -- blocking core (the async methods call these; no await inside the lock) --------
+    # -- the operations (the async contract calls these directly) ---------------------
     def set_if_absent_sync(self, key: str, value: bytes, *, ttl: float) -> bool:
         check_key(key)
         ttl = check_ttl(ttl)
@@ -72,10 +76,7 @@ class InMemoryStore(StoreBase):
             return True
 
     def count_in_window_sync(self, key: str, *, limit: int, window: float) -> float:
-        check_key(key)
-        window = check_ttl(window)
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
+        window = check_window(key, limit, window)
         with self._lock:
             now = self.clock.now()
             current = self._live(key, now)
@@ -88,21 +89,8 @@ class InMemoryStore(StoreBase):
             self._values[key] = (str(count + 1).encode(), ends)
             return 0.0
 
-    # -- the Store contract -------------------------------------------------------------
-    async def set_if_absent(self, key: str, value: bytes, *, ttl: float) -> bool:
-        return self.set_if_absent_sync(key, value, ttl=ttl)
-
-    async def get(self, key: str) -> bytes | None:
-        return self.get_sync(key)
-
-    async def compare_and_set(self, key: str, expected: bytes, value: bytes, *, ttl: float) -> bool:
-        return self.compare_and_set_sync(key, expected, value, ttl=ttl)
-
-    async def compare_and_delete(self, key: str, expected: bytes) -> bool:
-        return self.compare_and_delete_sync(key, expected)
-
-    async def count_in_window(self, key: str, *, limit: int, window: float) -> float:
-        return self.count_in_window_sync(key, limit=limit, window=window)
+    async def _offload(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return function(*args, **kwargs)  # nothing blocks for long: no thread needed
 
     async def aclose(self) -> None:
         return None

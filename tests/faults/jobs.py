@@ -38,6 +38,10 @@ class Work(Job, name="bjfaults.work", max_attempts=25, backoff_base=0.2, backoff
         ledger.finish(row, "ok")
 
 
+class IdempotentWork(Work, name="bjfaults.idempotent_work", idempotency_key_by=("key",)):
+    """:class:`Work` with an idempotency key per job: a duplicate delivery must not run."""
+
+
 class SyncWork(Job, name="bjfaults.sync_work", max_attempts=25, backoff_base=0.2):
     """The sync twin of :class:`Work` (runs in the worker's thread pool)."""
 

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import brokerjobs
 from tests.faults import jobs
 from tests.faults.checker import Verdict, drain
 from tests.faults.fleet import Fleet, rss_kib
@@ -62,6 +63,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="SQS: moto without the atomic receive/delete patch (see moto_process.py)",
     )
+    parser.add_argument(
+        "--idempotent",
+        action="store_true",
+        help="every job carries an idempotency key (store: a SQLite file of the soak)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -76,6 +82,9 @@ class Soak:
         self.target = target
         self.ledger = ledger
         env = {**target.env(), ENV_VAR: str(ledger.path)}
+        if args.idempotent:  # every worker is on this machine: a shared SQLite file will do
+            env["BROKERJOBS_STORE"] = f"sqlite:///{logs / 'store.db'}"
+            brokerjobs.configure(store=env["BROKERJOBS_STORE"])  # the producer checks it too
         concurrency = str(args.concurrency)
         self.fleet = Fleet(env, ["--queue", target.queue, "--concurrency", concurrency], logs)
         self.events = {"kills": 0, "closes": 0, "restarts": 0, "fault_errors": 0}
@@ -98,7 +107,7 @@ class Soak:
                 self.target.queue,
                 self.ledger,
                 chunk,
-                lambda k: jobs.Work(key=k, jitter=0.005, flaky=k in flaky),
+                self.job_for(flaky),
                 batch=self.args.batch,
                 retries=600,
                 retry_pause=0.5,
@@ -108,6 +117,11 @@ class Soak:
                 await asyncio.sleep(max(0.0, ahead))
         self.published_at = (started, time.monotonic())
         self.producing = False
+
+    def job_for(self, flaky: set[str]) -> Callable[[str], Any]:
+        if self.args.idempotent:
+            return lambda k: jobs.IdempotentWork(key=k, jitter=0.005, flaky=k in flaky)
+        return lambda k: jobs.Work(key=k, jitter=0.005, flaky=k in flaky)
 
     async def every(
         self, period: Callable[[], float], action: Callable[[], Awaitable[None]]
@@ -180,6 +194,8 @@ class Soak:
         rss_start, rss_end = self.rss_warm, rss_kib(self.fleet.members[SENTINEL].pid)
         sentinel_alive = self.fleet.members[SENTINEL].alive()
         self.fleet.terminate(30)
+        # Deliveries of a completed key, acked without running (the guard logs each).
+        self.events["skipped_deliveries"] = self.fleet.full_output().count("acked without running")
         return self.figures(verdict, finished, rss_start, rss_end, sentinel_alive)
 
     def figures(
@@ -210,6 +226,7 @@ class Soak:
             "concurrency": self.args.concurrency,
             "wait_queues": self.args.wait_queues if self.target.name == "rabbitmq" else None,
             "stock_moto": self.args.stock_moto if self.target.name == "sqs" else None,
+            "idempotent": self.args.idempotent,
             "lost": len(verdict.lost),
             "unexpected": len(verdict.unexpected),
             "duplicated": verdict.duplicates,

@@ -123,3 +123,12 @@ class Audited(Job, queue="guards-idem", idempotency_key_by=("order",), max_attem
 
     def run(self, ctx: JobContext) -> None:
         attempts_seen.append(ctx.attempt)
+
+
+class Once(Job, queue="guards-crash", idempotency_key_by=("key",)):
+    """Counts its completed runs per key in :data:`runs` (``once-KEY``)."""
+
+    key: str
+
+    async def run(self, ctx: JobContext) -> None:
+        ran(f"once-{self.key}")

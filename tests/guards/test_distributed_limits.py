@@ -33,7 +33,14 @@ async def harness() -> AsyncIterator[PostgresHarness]:
         await harness.aclose()  # deletes this test's rows
 
 
-def start_workers(harness: PostgresHarness, queue: str, tmp_path: Path) -> list[WorkerProcess]:
+def run_through_workers(
+    harness: PostgresHarness, queue: str, jobs: list[brokerjobs.Job], tmp_path: Path
+) -> list[WorkerProcess]:
+    """Dispatch ``jobs`` to ``queue``, then start the worker processes on it."""
+    backend = harness.make_backend()
+    harness.backends.append(backend)
+    for job in jobs:
+        brokerjobs.dispatch(job, backend=backend, queue=queue)
     env = child_env(harness)
     args = ["--app", "tests.guards.limit_jobs", "--queue", queue, "--concurrency", "4"]
     return [WorkerProcess(env, args, tmp_path / f"worker{i}.log") for i in range(WORKERS)]
@@ -64,14 +71,11 @@ def wait_for(ledger: Path, kind: str, count: int, timeout: float) -> list[list[s
 async def test_a_concurrency_limit_of_3_holds_across_4_worker_processes(
     harness: PostgresHarness, tmp_path: Path
 ) -> None:
-    backend = await harness.new_backend()
-    queue = harness.queue("concurrent")
-    ledger = tmp_path / "ledger.txt"
-    run_id = uuid.uuid4().hex
-    for n in range(200):
-        job = limit_jobs.Concurrent(run_id=run_id, n=n, ledger=str(ledger))
-        brokerjobs.dispatch(job, backend=backend, queue=queue)
-    workers = start_workers(harness, queue, tmp_path)
+    ledger, run_id = tmp_path / "ledger.txt", uuid.uuid4().hex
+    jobs: list[brokerjobs.Job] = [
+        limit_jobs.Concurrent(run_id=run_id, n=n, ledger=str(ledger)) for n in range(200)
+    ]
+    workers = run_through_workers(harness, harness.queue("concurrent"), jobs, tmp_path)
     try:
         entries = wait_for(ledger, "end", 200, timeout=240)
     finally:
@@ -92,14 +96,11 @@ async def test_a_concurrency_limit_of_3_holds_across_4_worker_processes(
 async def test_a_rate_limit_of_20_per_second_holds_within_10_percent(
     harness: PostgresHarness, tmp_path: Path
 ) -> None:
-    backend = await harness.new_backend()
-    queue = harness.queue("rated")
-    ledger = tmp_path / "ledger.txt"
-    run_id = uuid.uuid4().hex
-    jobs = [limit_jobs.Rated(run_id=run_id, n=n, ledger=str(ledger)) for n in range(300)]
-    for job in jobs:
-        brokerjobs.dispatch(job, backend=backend, queue=queue)
-    workers = start_workers(harness, queue, tmp_path)
+    ledger, run_id = tmp_path / "ledger.txt", uuid.uuid4().hex
+    jobs: list[brokerjobs.Job] = [
+        limit_jobs.Rated(run_id=run_id, n=n, ledger=str(ledger)) for n in range(300)
+    ]
+    workers = run_through_workers(harness, harness.queue("rated"), jobs, tmp_path)
     try:
         entries = wait_for(ledger, "start", 300, timeout=240)
     finally:

@@ -18,9 +18,8 @@ then by a sweep of every expired row (an index on ``expires_at`` keeps it cheap)
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
 from brokerjobs.errors import (
@@ -29,7 +28,7 @@ from brokerjobs.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from brokerjobs.store import StoreBase, check_key, check_ttl
+from brokerjobs.store import BlockingStore, check_key, check_ttl, check_window
 from brokerjobs_sql.dialects import MySQLDialect, PostgresDialect, SQLiteDialect
 from brokerjobs_sql.store import JobStore
 
@@ -53,7 +52,7 @@ SWEEP_EVERY = 500
 """About one ``set_if_absent`` in this many also deletes every expired row."""
 
 
-class SQLStore(StoreBase):
+class SQLStore(BlockingStore):
     """The Store contract on one database, sharing a backend's connections when given one."""
 
     name: ClassVar[str] = "sql"
@@ -77,11 +76,6 @@ class SQLStore(StoreBase):
             return self.jobs.query(template, params)
         except BackendError as exc:
             raise _store_error(exc) from None
-
-    async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        # The driver blocks; each worker thread of the loop's executor has its own
-        # connection (the pool is per thread).
-        return await asyncio.to_thread(function, *args, **kwargs)
 
     # -- blocking operations ----------------------------------------------------------------
     def set_if_absent_sync(self, key: str, value: bytes, *, ttl: float) -> bool:
@@ -107,10 +101,7 @@ class SQLStore(StoreBase):
         return self._rowcount(_CAD, (key, bytes(expected))) == 1
 
     def count_in_window_sync(self, key: str, *, limit: int, window: float) -> float:
-        check_key(key)
-        window = check_ttl(window)
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
+        window = check_window(key, limit, window)
         for _ in range(10):
             self._rowcount(_DELETE_EXPIRED, (key,))
             if self._rowcount(self._insert, (key, b"", 1, window)) == 1:
@@ -127,22 +118,7 @@ class SQLStore(StoreBase):
         """Delete every expired row; returns how many."""
         return self._rowcount(_SWEEP, ())
 
-    # -- the Store contract -------------------------------------------------------------------
-    async def set_if_absent(self, key: str, value: bytes, *, ttl: float) -> bool:
-        return await self._call(self.set_if_absent_sync, key, value, ttl=ttl)
-
-    async def get(self, key: str) -> bytes | None:
-        return await self._call(self.get_sync, key)
-
-    async def compare_and_set(self, key: str, expected: bytes, value: bytes, *, ttl: float) -> bool:
-        return await self._call(self.compare_and_set_sync, key, expected, value, ttl=ttl)
-
-    async def compare_and_delete(self, key: str, expected: bytes) -> bool:
-        return await self._call(self.compare_and_delete_sync, key, expected)
-
-    async def count_in_window(self, key: str, *, limit: int, window: float) -> float:
-        return await self._call(self.count_in_window_sync, key, limit=limit, window=window)
-
+    # -- lifetime -------------------------------------------------------------------------
     async def aclose(self) -> None:
         self.jobs.pool.close_all()
 

@@ -18,11 +18,9 @@ from the standard AWS chain (environment, profile, instance or task role).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,7 +29,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from brokerjobs.errors import ConfigurationError, StoreError, StoreUnavailableError
-from brokerjobs.store import StoreBase, check_key, check_ttl
+from brokerjobs.store import BlockingStore, check_key, check_ttl, check_window
 from brokerjobs_sqs.translate import TRANSIENT_CODES, error_code, scrub
 
 T = TypeVar("T")
@@ -43,7 +41,7 @@ class _ConditionFailed(Exception):
     """A conditional write found the item in another state (the normal "no")."""
 
 
-class DynamoDBStore(StoreBase):
+class DynamoDBStore(BlockingStore):
     """Expiring values as items of one DynamoDB table (see the module docstring)."""
 
     name: ClassVar[str] = "dynamodb"
@@ -103,10 +101,14 @@ class DynamoDBStore(StoreBase):
                 self._ready = False
             return self._client
 
-    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        client = self.client
+    def _prepare(self) -> None:
+        """Make the client (and the table, with ``create``) before a ttl is computed."""
         if not self._ready:
-            self._ensure_table(client)
+            self._ensure_table(self.client)
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        self._prepare()
+        client = self.client
         try:
             result: dict[str, Any] = getattr(client, operation)(TableName=self.table, **params)
             return result
@@ -128,7 +130,9 @@ class DynamoDBStore(StoreBase):
                 KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
                 BillingMode="PAY_PER_REQUEST",
             )
-            client.get_waiter("table_exists").wait(TableName=self.table)
+            client.get_waiter("table_exists").wait(
+                TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+            )
             client.update_time_to_live(
                 TableName=self.table,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"},
@@ -140,12 +144,10 @@ class DynamoDBStore(StoreBase):
             raise _translate(exc, "CreateTable", self.table) from None
         self._ready = True
 
-    async def _run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.to_thread(function, *args, **kwargs)
-
     # -- blocking operations ----------------------------------------------------------------
     def set_if_absent_sync(self, key: str, value: bytes, *, ttl: float) -> bool:
         check_key(key)
+        self._prepare()
         now = time.time()
         item = {"k": {"S": key}, "v": {"B": bytes(value)}, "exp": _number(now + check_ttl(ttl))}
         try:
@@ -163,6 +165,7 @@ class DynamoDBStore(StoreBase):
 
     def compare_and_set_sync(self, key: str, expected: bytes, value: bytes, *, ttl: float) -> bool:
         check_key(key)
+        self._prepare()
         now = time.time()
         values = {":now": _number(now), ":e": {"B": bytes(expected)}, ":v": {"B": bytes(value)}}
         values[":exp"] = _number(now + check_ttl(ttl))
@@ -193,10 +196,8 @@ class DynamoDBStore(StoreBase):
         return True
 
     def count_in_window_sync(self, key: str, *, limit: int, window: float) -> float:
-        check_key(key)
-        window = check_ttl(window)
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
+        window = check_window(key, limit, window)
+        self._prepare()
         for _ in range(10):
             now = time.time()
             opened = {"k": {"S": key}, "v": {"B": b""}, "n": _number(1)}
@@ -226,22 +227,7 @@ class DynamoDBStore(StoreBase):
                     return left
         raise StoreError(f"count_in_window({key!r}) kept racing with window ends")
 
-    # -- the Store contract -------------------------------------------------------------------
-    async def set_if_absent(self, key: str, value: bytes, *, ttl: float) -> bool:
-        return await self._run(self.set_if_absent_sync, key, value, ttl=ttl)
-
-    async def get(self, key: str) -> bytes | None:
-        return await self._run(self.get_sync, key)
-
-    async def compare_and_set(self, key: str, expected: bytes, value: bytes, *, ttl: float) -> bool:
-        return await self._run(self.compare_and_set_sync, key, expected, value, ttl=ttl)
-
-    async def compare_and_delete(self, key: str, expected: bytes) -> bool:
-        return await self._run(self.compare_and_delete_sync, key, expected)
-
-    async def count_in_window(self, key: str, *, limit: int, window: float) -> float:
-        return await self._run(self.count_in_window_sync, key, limit=limit, window=window)
-
+    # -- lifetime -------------------------------------------------------------------------
     async def aclose(self) -> None:
         with self._lock:
             client, self._client = self._client, None
