@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.faults.soak --backend rabbitmq            # 100k jobs
     .venv/bin/python -m tests.faults.soak --backend sqs --jobs 20000    # on moto
+    .venv/bin/python -m tests.faults.soak --idempotent --jobs 4000 --rate 40  # keys on jobs
 
 Runs on a private RabbitMQ node / moto server it starts and stops itself (never the
 shared broker). While jobs are published and run: kill -9 of a random worker every 3-5 s
