@@ -60,7 +60,7 @@ class StoreNotConfiguredError(ConfigurationError):
             f"{needed_by} needs a coordination store, but{on} BROKERJOBS_STORE is not set; "
             "set BROKERJOBS_STORE to a store URL (postgresql://..., mysql://..., "
             "sqlite:///path/to/file.db, dynamodb://TABLE?region=...) or to an installed "
-            "store name (brokerjobs.stores entry points), or pass store= to the worker"
+            "store name (brokerjobs.stores entry points), or call brokerjobs.configure(store=...)"
         )
 
 

@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 
 from brokerjobs.backend import Backend
+from brokerjobs.errors import StoreError
 from brokerjobs.guards import keys, unique
 from brokerjobs.guards.backlog import Backlog
 from brokerjobs.guards.records import Record, kept_alive
@@ -135,7 +136,7 @@ class GuardMiddleware:
             mark("key_busy", "delayed: idempotency key in progress", name)
             await event.settle(Decision(Settle.DEFER, delay=delay, reason="key in progress"))
             return None
-        raise RuntimeError(f"idempotency key {key!r} kept changing under us")
+        raise StoreError(f"the record of idempotency key {key!r} kept changing; is it shared?")
 
     async def _complete(self, key: str, record: Record, options: JobOptions) -> None:
         done = record.done().encode()

@@ -38,7 +38,9 @@ class Work(Job, name="bjfaults.work", max_attempts=25, backoff_base=0.2, backoff
         ledger.finish(row, "ok")
 
 
-class IdempotentWork(Work, name="bjfaults.idempotent_work", idempotency_key_by=("key",)):
+class IdempotentWork(
+    Work, name="bjfaults.idempotent_work", idempotency_key_by=("key",), queue="bjfaults-idem"
+):
     """:class:`Work` with an idempotency key per job: a duplicate delivery must not run."""
 
 

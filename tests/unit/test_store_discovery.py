@@ -80,3 +80,11 @@ def test_a_broker_that_is_no_store_fails_saying_what_to_set() -> None:
     assert "job Report (unique_for=60) needs a coordination store" in message
     assert "'rabbitmq'" in message and "BROKERJOBS_STORE" in message
     assert isinstance(caught.value, ConfigurationError)
+
+
+def test_configure_names_the_store_in_code() -> None:
+    from brokerjobs_rabbitmq import RabbitMQBackend
+
+    config.configure(store="memory")
+    backend = RabbitMQBackend(url="amqp://guest:guest@127.0.0.1:1/")  # never contacted
+    assert isinstance(stores.get_store(backend=backend), InMemoryStore)
