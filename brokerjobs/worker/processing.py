@@ -195,7 +195,7 @@ class Processor:
 async def defer(backend: Backend, delivery: Delivery, delay: float, reason: str) -> None:
     """Put ``delivery`` back for ``delay`` s: attempt kept where the backend ``Defers``.
 
-    Elsewhere (SQS) it is a retry, which counts an attempt.
+    Elsewhere it is a retry, which counts an attempt.
     """
     if isinstance(backend, Defers):
         await backend.defer(delivery, delay=delay)

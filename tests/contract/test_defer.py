@@ -8,8 +8,8 @@ from brokerjobs.backend import Backend, Defers
 from tests.contract.conftest import message
 from tests.support.harness import BackendHarness, nothing_within, receive
 
-WITHOUT_DEFERS = {"sqs"}
-"""Backends documented to defer by retrying (ApproximateReceiveCount cannot go back)."""
+WITHOUT_DEFERS: set[str] = set()
+"""Backends documented to defer by retrying (none at present)."""
 
 
 async def test_a_deferred_message_returns_after_the_delay_with_the_same_attempt(
