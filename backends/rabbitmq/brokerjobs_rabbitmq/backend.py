@@ -287,8 +287,13 @@ class RabbitMQBackend(Backend):
         self._connector.abort()
 
     async def aclose(self) -> None:
-        for subscription in list(self._subscriptions):
+        subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
             subscription.abandon()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):  # a close frame must not overtake their acks
+                for subscription in subscriptions:
+                    await subscription.drained()
         await self._publisher.aclose()
         await self._connector.close_all()
         self._consumer_connection = self._control = None
