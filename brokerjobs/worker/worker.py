@@ -86,6 +86,7 @@ class Worker:
         self._stop_requested = False
         self._stop_now = asyncio.Event()
         self._intake: Intake | None = None
+        self._past_losses = 0
 
     # -- control ---------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -114,6 +115,13 @@ class Worker:
     def running(self) -> int:
         """Jobs in flight."""
         return len(self._running)
+
+    @property
+    def subscription_losses(self) -> int:
+        """Subscriptions lost (and reopened) so far; a healthy worker keeps this at 0."""
+        intake = self._intake
+        live = sum(feed.losses for feed in intake.feeds) if intake is not None else 0
+        return self._past_losses + live
 
     @property
     def connected(self) -> bool:
@@ -260,6 +268,7 @@ class Worker:
             await asyncio.gather(*pending, return_exceptions=True)
         await heartbeat.stop()
         runner.shutdown()
+        self._past_losses += sum(feed.losses for feed in intake.feeds)
         self._intake = None
         return not pending
 
