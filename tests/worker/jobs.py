@@ -132,6 +132,18 @@ class Sleep(Job, name="bjtest.sleep"):
         record(self.token + ":done", ctx)
 
 
+class SyncSleep(Job, name="bjtest.sync_sleep"):
+    """:class:`Sleep` as a plain ``def run`` (the thread pool): two runs per completed job."""
+
+    token: str
+    seconds: float
+
+    def run(self, ctx: JobContext) -> None:
+        record(self.token, ctx)
+        time.sleep(self.seconds)
+        record(self.token + ":done", ctx)
+
+
 class Typed(Job, name="bjtest.typed"):
     token: str
     count: int
