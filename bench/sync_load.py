@@ -5,11 +5,12 @@
 
 For each case: ``--jobs`` no-op jobs are dispatched with ``dispatch_many``, then
 ``brokerjobs consume --quiet`` (one process, as users run it) drains them. Reported per
-case: runs, duplicate runs, lost subscriptions (the worker's "subscription failed"
-lines: channel errors), jobs/s from the first run to the last, and that rate as a ratio
-to raw aio-pika consume + ack (prefetch 256) on the same kind of queue, measured in the
-same run. Point ``--amqp-url`` at a private node for large runs: the harness cleans up
-through AMQP only (it never calls ``rabbitmqctl``).
+case: runs, duplicate runs, lost subscriptions (the worker's "subscription failed" lines: channel
+errors), jobs/s from the first run to the last, and that rate as a ratio to raw
+aio-pika consume + ack (prefetch 256) on the same kind of queue, measured in the same
+run just before each case (a shared machine's speed drifts within a run). Point
+``--amqp-url`` at a private node for large runs: the harness cleans up through AMQP
+only (it never calls ``rabbitmqctl``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,7 +51,8 @@ class Case:
     lost_subscriptions: int = 0
     drained: bool = False
     jobs_per_s: float = 0.0
-    vs_raw: float = 0.0
+    raw_per_s: float = 0.0
+    """Raw aio-pika consume + ack, measured just before this case (the machine drifts)."""
 
 
 def _backend(url: str, prefix: str) -> RabbitMQBackend:
@@ -161,39 +162,34 @@ def _ids(ledger: Path) -> list[str]:
     return [message_id for message_id, _ in _runs(ledger)]
 
 
-def table(cases: list[Case], raw: float) -> str:
+def table(cases: list[Case]) -> str:
     lines = [
-        f"raw aio-pika consume+ack (prefetch {RAW_PREFETCH}, same queue type): {raw:,.0f}/s",
-        "",
         "| job kind | `--concurrency` | `--prefetch` | runs / jobs | duplicates | lost "
-        "subscriptions | jobs/s | vs raw |",
-        "|---|---|---|---|---|---|---|---|",
+        "subscriptions | jobs/s | raw aio-pika/s | vs raw |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in cases:
         runs = f"{c.runs:,} / {c.jobs:,}" + ("" if c.drained else " (not drained)")
         lines.append(
             f"| `{'def' if c.kind == 'sync' else 'async def'} run` | {c.concurrency} | "
             f"{c.prefetch or 'default'} | {runs} | {c.duplicates} | {c.lost_subscriptions} | "
-            f"{c.jobs_per_s:,.0f} | {c.jobs_per_s / raw:.2f}× |"
+            f"{c.jobs_per_s:,.0f} | {c.raw_per_s:,.0f} | {c.jobs_per_s / c.raw_per_s:.2f}× |"
         )
     return "\n".join(lines)
 
 
 async def main(args: argparse.Namespace) -> None:
     prefix = f"bjsyncload{uuid.uuid4().hex[:6]}."
-    raws = [await raw_consume_ack(args.amqp_url, prefix, args.jobs) for _ in range(args.raw_runs)]
-    raw = statistics.median(raws)
     cases: list[Case] = []
     for kind in args.kinds.split(","):
         for concurrency in (int(c) for c in args.concurrency.split(",")):
             for prefetch in args.prefetch.split(","):
                 case = Case(kind, concurrency, None if prefetch == "default" else int(prefetch),
                             args.jobs)  # fmt: skip
+                case.raw_per_s = await raw_consume_ack(args.amqp_url, prefix, args.jobs)
                 cases.append(await run_case(args.amqp_url, prefix, case, args.timeout))
                 print(json.dumps(asdict(case)), flush=True)
-    for case in cases:
-        case.vs_raw = case.jobs_per_s / raw
-    print(table(cases, raw))
+    print(table(cases))
 
 
 def _arguments() -> argparse.Namespace:
@@ -205,7 +201,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--concurrency", default="4,16,32,64,256")
     parser.add_argument("--prefetch", default="default,256")
     parser.add_argument("--timeout", type=float, default=120.0)
-    parser.add_argument("--raw-runs", type=int, default=3)
     return parser.parse_args()
 
 
