@@ -11,9 +11,9 @@ included) and the body stays byte-for-byte the same across retries and replays.
 The decoder and the schema accept exactly the same documents (``tests/unit/envelope_corpus``
 holds the cases, and a test runs both over them): integers are JSON integers (``5`` or
 ``5.0``, never ``"5"`` or ``true``), timestamps are RFC 3339 with an upper-case ``T`` and a
-time zone (``Z`` or ``±HH:MM``), and text is Unicode without lone surrogates. Where Python
-cannot be as strict as the schema's ``format`` (calendar dates) or the parser is stricter
-than JSON Schema (surrogates), the schema spells the rule out as a ``pattern``.
+time zone (``Z`` or ``±HH:MM``), and text is Unicode without lone surrogates. The schema
+repeats as ``pattern``s what ``format`` checks (validators skip ``format`` unless told)
+and what the parser refuses without the schema saying so (lone surrogates).
 """
 
 from __future__ import annotations
