@@ -178,12 +178,13 @@ class QueueDirectory:
 
 
 def _warn_no_redrive_policy(sqs_name: str, dead_name: str) -> None:
-    # Created by someone else (a producer, a console click): used as it is, but nothing
-    # on the SQS side bounds a message that kills its worker before it can be decoded.
+    # Created by someone else (a producer, a console click): used as it is. The worker's
+    # own poison check (attempt > max_attempts, after decoding) still applies, but nothing
+    # on the SQS side bounds a message that kills its worker before that check.
     log.warning(
-        "SQS queue %r has no RedrivePolicy: nothing bounds a message that keeps crashing "
-        "its worker; give it one with deadLetterTargetArn %r (brokerjobs creates its own "
-        "queues with one)",
+        "SQS queue %r has no RedrivePolicy: only the worker's max_attempts check bounds a "
+        "message that keeps crashing its worker; give the queue a RedrivePolicy with "
+        "deadLetterTargetArn %r (the queues brokerjobs creates have one)",
         sqs_name,
         dead_name,
     )
