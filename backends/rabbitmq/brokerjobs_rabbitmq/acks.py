@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+
 import aiormq.abc
 
 log = logging.getLogger("brokerjobs.rabbitmq")
