@@ -46,9 +46,10 @@ from brokerjobs.worker.supervisor import Supervisor
 )
 @click.option(
     "--prefetch",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=0),
     default=None,
-    help="Deliveries each queue may hold ahead of free slots [default: concurrency].",
+    help="Deliveries each queue may hold ahead of free slots; 0: none beyond the running "
+    "jobs [default: concurrency].",
 )
 @click.option(
     "--processes",

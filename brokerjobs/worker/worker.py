@@ -32,11 +32,12 @@ class Worker:
 
     ``concurrency`` bounds jobs in flight (sync jobs get that many threads); ``prefetch``
     is how many deliveries each queue may hold fetched but not started (default:
-    ``concurrency``; use 1 for long jobs so waiting messages stay available to other
-    workers). ``lease`` is the seconds each heartbeat asks the broker to keep a held
-    delivery (default: the backend's ``lease`` attribute if it has one, else 30 s); the
-    heartbeat runs every third of it. ``stop_when_idle`` ends :meth:`run` once the
-    queues have nothing ready (used by ``brokerjobs.testing.drain``).
+    ``concurrency``). ``prefetch=0`` holds nothing beyond the running jobs: each queue's
+    broker window is ``concurrency``, so for long jobs every waiting message stays
+    available to other workers. ``lease`` is the seconds each heartbeat asks the broker
+    to keep a held delivery (default: the backend's ``lease`` attribute if it has one,
+    else 30 s); the heartbeat runs every third of it. ``stop_when_idle`` ends :meth:`run`
+    once the queues have nothing ready (used by ``brokerjobs.testing.drain``).
     """
 
     def __init__(
@@ -61,14 +62,14 @@ class Worker:
             raise ConfigurationError(f"give one or more distinct queues, got {list(queues)}")
         if concurrency < 1:
             raise ConfigurationError(f"concurrency must be >= 1, got {concurrency}")
-        if prefetch is not None and prefetch < 1:
-            raise ConfigurationError(f"prefetch must be >= 1, got {prefetch}")
+        if prefetch is not None and prefetch < 0:
+            raise ConfigurationError(f"prefetch must be >= 0, got {prefetch}")
         if shutdown_timeout < 0:
             raise ConfigurationError(f"shutdown_timeout must be >= 0, got {shutdown_timeout}")
         self.backend = get_backend(backend)
         self.queues = list(queues)
         self.concurrency = concurrency
-        self.prefetch = prefetch or concurrency
+        self.prefetch = concurrency if prefetch is None else prefetch
         self.shutdown_timeout = shutdown_timeout
         backend_lease = getattr(self.backend, "lease", None)
         self.lease = lease or (float(backend_lease) if backend_lease else DEFAULT_LEASE)
@@ -147,7 +148,9 @@ class Worker:
         intake = self._intake = Intake(
             self.backend,
             self.queues,
-            buffer_size=self.prefetch,
+            # With prefetch 0 the broker window alone bounds what is held: a feed can only
+            # fetch once a settled job has freed a slot of it.
+            buffer_size=max(1, self.prefetch),
             backend_prefetch=self.concurrency + self.prefetch,
             on_change=self._wake.set,
             reconnect=self._reconnect,
