@@ -8,7 +8,9 @@ The memory backend cannot cross processes, so these tests skip on it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,6 +82,20 @@ def lines(path: Path) -> list[str]:
 
 
 def interrupt_all(workers: Sequence[WorkerProcess]) -> None:
+    """Kill every worker, and the children a supervisor started (own process groups)."""
     for worker in workers:
         if worker.process.poll() is None:
             worker.signal(signal.SIGKILL)
+        for pid in re.findall(r"worker \d+ started \(pid (\d+)\)", worker.output()):
+            if _is_our_worker(int(pid)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+
+
+def _is_our_worker(pid: int) -> bool:
+    """Whether ``pid`` is still a worker of this interpreter (not a reused pid)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return command[:1] == [sys.executable.encode()] and b"consume" in command
