@@ -14,6 +14,7 @@ from brokerjobs.errors import ConfigurationError
 from brokerjobs.job import JobRegistry
 from brokerjobs.job import registry as default_registry
 from brokerjobs.options import DEFAULT_QUEUE
+from brokerjobs.worker.claims import RunningClaim
 from brokerjobs.worker.execution import JobRunner
 from brokerjobs.worker.hooks import Hooks, Middleware
 from brokerjobs.worker.intake import Feed, Intake, Reconnect
@@ -216,7 +217,7 @@ class Worker:
                 timeout = None
             if timeout is None and (self.stop_when_idle or self.burst):
                 if await self._drained():
-                    log.info("queues are idle; stopping")
+                    log.info("queues are %s; stopping", "drained" if self.burst else "idle")
                     return
                 timeout = BURST_POLL if self.burst else IDLE_POLL
             if timeout is None:
@@ -227,7 +228,7 @@ class Worker:
 
     def _start(self, processor: Processor, delivery: Delivery, feed: Feed, generation: int) -> None:
         assert self._intake is not None
-        claim = _Claim(self, delivery, self._intake, feed, generation)
+        claim = RunningClaim(delivery, self._intake, feed, generation, self._lost, self._holding)
         self._holding.add(delivery)
         self._started += 1
         self._idle_seen = False
@@ -314,26 +315,3 @@ class Worker:
         runner.shutdown()
         self._intake = None
         return not pending
-
-
-class _Claim:
-    """The worker's hold on one running delivery (see :class:`~.processing.Claim`)."""
-
-    __slots__ = ("_delivery", "_feed", "_generation", "_intake", "_worker")
-
-    def __init__(
-        self, worker: Worker, delivery: Delivery, intake: Intake, feed: Feed, generation: int
-    ) -> None:
-        self._worker = worker
-        self._delivery = delivery
-        self._intake = intake
-        self._feed = feed
-        self._generation = generation
-
-    def still_ours(self) -> bool:
-        return self._delivery not in self._worker._lost and self._intake.is_current(
-            self._feed, self._generation
-        )
-
-    def letting_go(self) -> None:
-        self._worker._holding.discard(self._delivery)

@@ -77,6 +77,15 @@ class WorkerProcess:
         self._stderr.close()
 
 
+def spawn(
+    harness: BackendHarness, workers: list[WorkerProcess], tmp_path: Path, *args: str
+) -> WorkerProcess:
+    """Start ``brokerjobs consume ARGS`` on ``harness``'s broker, logging to ``tmp_path``."""
+    worker = WorkerProcess(child_env(harness), args, tmp_path / f"worker-{len(workers)}.log")
+    workers.append(worker)
+    return worker
+
+
 def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 

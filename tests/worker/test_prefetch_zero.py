@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,7 @@ from brokerjobs.backend import Backend
 from tests.support.harness import BackendHarness, eventually
 from tests.worker import jobs
 from tests.worker.conftest import make_worker, running, send
-from tests.worker.processes import WorkerProcess, child_env, interrupt_all, lines
-
-
-@pytest.fixture
-def started() -> Iterator[list[WorkerProcess]]:
-    workers: list[WorkerProcess] = []
-    yield workers
-    interrupt_all(workers)
+from tests.worker.processes import WorkerProcess, lines, spawn
 
 
 @pytest.mark.slow
@@ -34,12 +26,19 @@ async def test_two_processes_with_prefetch_0_run_two_long_jobs_in_parallel(
     for token in ("a", "b"):
         await send(backend, queue, jobs.Rendezvous(path=str(evidence), token=token, seconds=45))
     # Both messages wait before the workers start: the first to subscribe must leave one.
-    supervisor = WorkerProcess(
-        child_env(harness),
-        ["--queue", queue, "--processes", "2", "--concurrency", "1", "--prefetch", "0"],
-        tmp_path / "supervisor.log",
+    supervisor = spawn(
+        harness,
+        started,
+        tmp_path,
+        "--queue",
+        queue,
+        "--processes",
+        "2",
+        "--concurrency",
+        "1",
+        "--prefetch",
+        "0",
     )
-    started.append(supervisor)
 
     async def both_finished() -> bool:
         return len([line for line in lines(evidence) if line.split()[0] in {"met", "alone"}]) == 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,24 +13,9 @@ from brokerjobs.backend import Backend
 from tests.support.harness import BackendHarness, eventually
 from tests.worker import jobs
 from tests.worker.conftest import send
-from tests.worker.processes import WorkerProcess, child_env, interrupt_all, lines
+from tests.worker.processes import WorkerProcess, lines, spawn
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def started() -> Iterator[list[WorkerProcess]]:
-    workers: list[WorkerProcess] = []
-    yield workers
-    interrupt_all(workers)
-
-
-def spawn(
-    harness: BackendHarness, workers: list[WorkerProcess], tmp_path: Path, *args: str
-) -> WorkerProcess:
-    worker = WorkerProcess(child_env(harness), args, tmp_path / f"worker-{len(workers)}.log")
-    workers.append(worker)
-    return worker
 
 
 def done_tokens(path: Path) -> list[str]:

@@ -1,37 +1,20 @@
-"""``brokerjobs purge`` and ``brokerjobs cancel`` on every broker (issue 14, item 21)."""
+"""``brokerjobs purge`` and ``brokerjobs cancel`` on every broker (issue 14, item 21).
+
+Here rather than in tests/cli: they run over every backend harness, like the worker suite.
+"""
 
 from __future__ import annotations
 
 import subprocess
-import uuid
 from datetime import timedelta
 
-import pytest
-
 from brokerjobs.backend import Backend
-from tests.cli.conftest import EXECUTABLE, ROOT, Cli, Result, one_line_error
+from tests.cli.conftest import EXECUTABLE, ROOT, Result, one_line_error
 from tests.support.harness import BackendHarness, eventually
 from tests.worker import jobs
 from tests.worker.conftest import send
 from tests.worker.processes import child_env
 from tests.worker.test_purge_cancel import CANNOT_CANCEL
-
-
-@pytest.fixture
-async def backend(harness: BackendHarness) -> Backend:
-    return await harness.new_backend()
-
-
-@pytest.fixture
-async def queue(harness: BackendHarness, backend: Backend) -> str:
-    name = harness.queue("cli")
-    await backend.declare(name)
-    return name
-
-
-@pytest.fixture
-def token() -> str:
-    return uuid.uuid4().hex
 
 
 def brokerjobs(harness: BackendHarness, *args: str, input: str | None = None) -> Result:
@@ -99,37 +82,3 @@ async def test_cancel_deletes_one_message_or_says_the_broker_cannot(
     assert again.code == 1
     one_line_error(again)
     assert f"no waiting message {message_id!r}" in again.err
-
-
-def test_consume_burst_runs_what_is_there_and_exits_0(cli: Cli) -> None:
-    for who in ("ada", "bob"):
-        sent = cli(
-            "dispatch",
-            "clitest.Greet",
-            "--app",
-            "tests.cli.app",
-            "--payload",
-            f'{{"who": "{who}"}}',
-        )
-        assert sent.code == 0, sent
-    done = cli("consume", "--app", "tests.cli.app", "--queue", "cli-default", "--burst")
-    assert done.code == 0, done
-    assert len([line for line in done.out.splitlines() if line.startswith("✔")]) == 2
-    assert "queues are idle; stopping" in done.err
-
-
-def test_consume_max_jobs_alone_exits_0_and_leaves_the_rest(cli: Cli) -> None:
-    for who in ("ada", "bob", "eve"):
-        cli(
-            "dispatch",
-            "clitest.Greet",
-            "--app",
-            "tests.cli.app",
-            "--payload",
-            f'{{"who": "{who}"}}',
-        )
-    done = cli("consume", "--app", "tests.cli.app", "--queue", "cli-default", "--max-jobs", "1")
-    assert done.code == 0, done
-    assert len([line for line in done.out.splitlines() if line.startswith("✔")]) == 1
-    stats = cli("stats", "--queue", "cli-default", "--json")
-    assert '"ready": 2' in stats.out, stats
