@@ -278,6 +278,18 @@ class RabbitMQBackend(Backend):
                 exc, self.settings, f"purge dead letters of {queue!r}", queue=queue
             ) from None
 
+    async def purge(self, queue: str) -> int:
+        """Purge the work queue and its wait queues (``Purgeable``); unacked messages stay.
+
+        There is no ``cancel``: a queue hands messages out in order and AMQP cannot
+        delete one from the middle.
+        """
+        names = self.topology.names(queue)
+        try:
+            return await operations.purge_waiting(self._dead_letter_channel, names)
+        except Exception as exc:
+            raise translate(exc, self.settings, f"purge {queue!r}", queue=queue) from None
+
     async def _dead_letter_channel(self) -> aiormq.abc.AbstractChannel:
         return await self._channel("open a dead-letter channel")
 

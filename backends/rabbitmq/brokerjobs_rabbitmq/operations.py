@@ -1,4 +1,4 @@
-"""Operator views over AMQP alone (no management plugin): stats and the dead-letter queue.
+"""Operator views over AMQP alone (no management plugin): stats, purge, the dead letters.
 
 Dead letters are listed with ``basic.get`` without ack on a channel of their own, then
 handed back by closing that channel: the DLQ is a classic queue, where a requeued
@@ -125,6 +125,19 @@ async def purge_dead_letters(open_channel: ChannelFactory, names: QueueNames) ->
     try:
         ok = await channel.queue_purge(names.dead)
         return ok.message_count or 0
+    finally:
+        await _close(channel)
+
+
+async def purge_waiting(open_channel: ChannelFactory, names: QueueNames) -> int:
+    """Purge the work queue and its wait queues: ready and delayed messages, not unacked."""
+    channel = await open_channel()
+    try:
+        total = 0
+        for name in (*names.waits, names.work):
+            ok = await channel.queue_purge(name)
+            total += ok.message_count or 0
+        return total
     finally:
         await _close(channel)
 
