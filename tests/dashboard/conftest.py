@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from brokerjobs.backend import Backend
+from tests.dashboard.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support import backend_memory, backend_rabbitmq, backend_sqlite
 from tests.support.harness import BackendHarness
 
@@ -28,3 +32,30 @@ async def api_harness(request: pytest.FixtureRequest) -> AsyncIterator[BackendHa
 @pytest.fixture
 async def api_backend(api_harness: BackendHarness) -> Backend:
     return await api_harness.new_backend()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.fail(
+            "Chromium is not installed: run `bash .ci/services` (or `apt-get install -y "
+            "chromium`); the browser tests use the distribution's package, no download",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    try:
+        yield tab
+    finally:
+        context.close()
