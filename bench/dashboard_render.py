@@ -1,8 +1,10 @@
 """Time to first render of the dashboard with 10,000 dead letters and 50 queues (one run).
 
-    .venv/bin/python bench/dashboard_render.py [--letters 10000] [--queues 50] [--runs 5]
+    .venv/bin/python -m bench.dashboard_render [--letters 10000] [--queues 50] [--runs 5]
+                                             [--backend sqlite|rabbitmq]
 
-Set-up, on a fresh SQLite file: ``--queues`` declared queues, ``--letters`` dead letters
+Set-up, on a fresh SQLite file or a private RabbitMQ node (never the shared one):
+``--queues`` declared queues, ``--letters`` dead letters
 in the first one (published, received and dead-lettered through the backend contract).
 A real ``brokerjobs dashboard`` process serves them; headless Chromium (Debian's
 ``chromium``) loads each page ``--runs`` times and reports the median first contentful
@@ -22,14 +24,13 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,20 +39,12 @@ from brokerjobs_sql import SQLiteBackend
 from playwright.sync_api import sync_playwright
 
 from brokerjobs import dead_letter_ops as ops
-from brokerjobs.backend import OutgoingMessage
+from brokerjobs.backend import Backend, OutgoingMessage
 from brokerjobs.envelope import Envelope, encode, new_message_id
+from tests.dashboard.browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token-0123456789"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAINT = """() => new Promise((resolve) => {
   const nav = performance.getEntriesByType('navigation')[0];
   const done = (fcp) => resolve({fcp: fcp, response_end: nav.responseEnd});
@@ -76,8 +69,17 @@ def body(queue: str, job: str, n: int) -> bytes:
     )
 
 
-async def fill(path: Path, queues: list[str], letters: int) -> list[str]:
-    backend = SQLiteBackend(path)
+@dataclass
+class Target:
+    """The backend under test: how to open it here, and the dashboard process's environment."""
+
+    name: str
+    make: Callable[[], Backend]
+    env: dict[str, str]
+
+
+async def fill(target: Target, queues: list[str], letters: int) -> list[str]:
+    backend = target.make()
     try:
         for queue in queues:
             await backend.declare(queue)
@@ -101,8 +103,8 @@ async def fill(path: Path, queues: list[str], letters: int) -> list[str]:
         backend.close()
 
 
-async def baselines(path: Path, queues: list[str], last_id: str, runs: int) -> dict[str, float]:
-    backend = SQLiteBackend(path)
+async def baselines(target: Target, queues: list[str], last_id: str, runs: int) -> dict[str, float]:
+    backend = target.make()
     big = queues[0]
 
     async def stats_all() -> None:
@@ -135,45 +137,29 @@ async def baselines(path: Path, queues: list[str], last_id: str, runs: int) -> d
     return medians
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def serve(path: Path, queues: list[str], port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "BROKERJOBS_BACKEND": "sqlite",
-        "BROKERJOBS_SQLITE_PATH": str(path),
-        "BROKERJOBS_DASHBOARD_TOKEN": TOKEN,
-    }
+def serve(target: Target, queues: list[str], port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **target.env, "BROKERJOBS_DASHBOARD_TOKEN": TOKEN}
     executable = Path(sys.executable).with_name("brokerjobs")
     process = subprocess.Popen(
         [str(executable), "dashboard", "--queue", ",".join(queues), "--port", str(port)],
         env=env,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/dashboard.css", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the dashboard did not start within 60 s")
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/static/dashboard.css", process)
+    except AssertionError:
+        process.kill()
+        raise
+    return process
 
 
 def measure(port: int, pages: dict[str, str], runs: int) -> dict[str, dict[str, float]]:
     base = f"http://127.0.0.1:{port}"
     results = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
+        page.set_default_navigation_timeout(600_000)  # RabbitMQ reads letters one by one
         page.goto(f"{base}/login?token={TOKEN}")
         for name, path in pages.items():
             samples = []
@@ -189,40 +175,33 @@ def measure(port: int, pages: dict[str, str], runs: int) -> dict[str, dict[str, 
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--letters", type=int, default=10_000)
-    parser.add_argument("--queues", type=int, default=50)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+def run(target: Target, args: argparse.Namespace) -> None:
     queues = [f"bench-q{i:02d}" for i in range(args.queues)]
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="brokerjobs-dashboard-bench-") as directory:
-        path = Path(directory) / "bench.db"
-        started = time.perf_counter()
-        ids = asyncio.run(fill(path, queues, args.letters))
-        fill_s = time.perf_counter() - started
-        big = queues[0]
-        last_page = (args.letters + 49) // 50
-        pages = {
-            "login (floor)": "/login",
-            "queues": "/queues",
-            "letters page 1": f"/queues/{big}/dead-letters",
-            "letters last page": f"/queues/{big}/dead-letters?page={last_page}",
-            "letters filtered": f"/queues/{big}/dead-letters?job=bench.Other",
-            "one letter": f"/queues/{big}/dead-letters/{ids[-1]}",
-        }
-        base = asyncio.run(baselines(path, queues, ids[-1], args.runs))
-        port = free_port()
-        server = serve(path, queues, port)
-        try:
-            pages_ms = measure(port, pages, args.runs)
-        finally:
-            server.terminate()
-            server.wait(15)
+    started = time.perf_counter()
+    ids = asyncio.run(fill(target, queues, args.letters))
+    fill_s = time.perf_counter() - started
+    big = queues[0]
+    last_page = (args.letters + 49) // 50
+    pages = {
+        "login (floor)": "/login",
+        "queues": "/queues",
+        "letters page 1": f"/queues/{big}/dead-letters",
+        "letters last page": f"/queues/{big}/dead-letters?page={last_page}",
+        "letters filtered": f"/queues/{big}/dead-letters?job=bench.Other",
+        "one letter": f"/queues/{big}/dead-letters/{ids[-1]}",
+    }
+    base = asyncio.run(baselines(target, queues, ids[-1], args.runs))
+    port = free_port()
+    server = serve(target, queues, port)
+    try:
+        pages_ms = measure(port, pages, args.runs)
+    finally:
+        server.terminate()
+        server.wait(15)
     load_after = os.getloadavg()
     print(
-        f"dashboard first render, SQLite, {args.letters} dead letters in {big}, "
+        f"dashboard first render, {target.name}, {args.letters} dead letters in {big}, "
         f"{args.queues} queues, median of {args.runs} (set-up {fill_s:.0f} s)"
     )
     print(f"load average before {load_before}, after {load_after}\n")
@@ -238,9 +217,10 @@ def main() -> None:
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (results / f"dashboard-{stamp}.json").write_text(
+    (results / f"dashboard-{target.name}-{stamp}.json").write_text(
         json.dumps(
             {
+                "backend": target.name,
                 "letters": args.letters,
                 "queues": args.queues,
                 "runs": args.runs,
@@ -252,6 +232,33 @@ def main() -> None:
             indent=2,
         )
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--letters", type=int, default=10_000)
+    parser.add_argument("--queues", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--backend", choices=["sqlite", "rabbitmq"], default="sqlite")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="brokerjobs-dashboard-bench-") as directory:
+        if args.backend == "sqlite":
+            path = Path(directory) / "bench.db"
+            env = {"BROKERJOBS_BACKEND": "sqlite", "BROKERJOBS_SQLITE_PATH": str(path)}
+            run(Target("sqlite", lambda: SQLiteBackend(path), env), args)
+            return
+        from brokerjobs_rabbitmq import RabbitMQBackend
+
+        from tests.faults.rabbit_node import RabbitNode
+
+        node = RabbitNode(Path(directory))  # private: 10,000 letters stay off the shared broker
+        node.start()
+        try:
+            env = {"BROKERJOBS_BACKEND": "rabbitmq", "BROKERJOBS_RABBITMQ_URL": node.url}
+            make = lambda: RabbitMQBackend.from_options(url=node.url)  # noqa: E731
+            run(Target("rabbitmq", make, env), args)
+        finally:
+            node.stop()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from brokerjobs.cli.common import (
     open_backend,
     split_queues,
 )
-from brokerjobs.cli.stats import default_queues
+from brokerjobs.cli.stats import default_queues, shown_queues_option
 from brokerjobs.errors import ConfigurationError
 
 INSTALL_HINT = 'the dashboard needs its extra: pip install "brokerjobs[dashboard]"'
@@ -22,13 +22,7 @@ INSTALL_HINT = 'the dashboard needs its extra: pip install "brokerjobs[dashboard
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
-@click.option(
-    "--queue",
-    "queue_list",
-    default=None,
-    metavar="A,B",
-    help="Queues to show [default: the queues of the --app jobs, else default].",
-)
+@shown_queues_option
 @click.option(
     "--read-only",
     is_flag=True,

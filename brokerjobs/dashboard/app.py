@@ -30,7 +30,7 @@ SECURITY_HEADERS = {
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     ),
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # same-origin POSTs keep a real Origin header
     "x-frame-options": "DENY",
     "cache-control": "no-store",
 }

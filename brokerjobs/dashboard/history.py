@@ -35,6 +35,13 @@ class History:
         samples = self._samples.setdefault(stats.queue, deque(maxlen=self.size))
         samples.append(Sample(time.time() if at is None else at, stats))
 
+    def fresh(self, queue: str, max_age: float) -> QueueStats | None:
+        """The latest sample of ``queue`` if taken less than ``max_age`` seconds ago."""
+        samples = self._samples.get(queue)
+        if samples and time.time() - samples[-1].at < max_age:
+            return samples[-1].stats
+        return None
+
     def samples(self, queue: str) -> list[Sample]:
         return list(self._samples.get(queue, ()))
 

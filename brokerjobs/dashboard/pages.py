@@ -23,7 +23,7 @@ from brokerjobs.dashboard.bodies import body_view, headline, reason_text
 from brokerjobs.dashboard.history import sparkline
 from brokerjobs.dashboard.requests import letter_filter, page_number
 from brokerjobs.dashboard.sections import sections_of
-from brokerjobs.dashboard.security import COOKIE
+from brokerjobs.dashboard.security import COOKIE, cross_origin
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 templates.env.globals.update(display_name=ops.display_name, headline=headline)
@@ -135,6 +135,8 @@ async def login(request: Request) -> Response:
     guard = request.app.state.guard
     token = request.query_params.get("token")
     if request.method == "POST":
+        if cross_origin(request):  # no logging a victim's browser into our session
+            return Response("cross-origin request refused", 403)
         # A one-field urlencoded form: parsed here, no multipart parser needed.
         fields = parse_qs((await request.body())[:4096].decode(errors="replace"))
         token = fields.get("token", [""])[0]

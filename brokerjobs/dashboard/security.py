@@ -29,7 +29,8 @@ from brokerjobs.dashboard.settings import DashboardSettings
 COOKIE = "brokerjobs_dashboard"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-OPEN_PATHS = ("/static/", "/login")
+MAX_SESSIONS = 1000
+"""Cookie sessions kept; the oldest is forgotten (logged out) past this many logins."""
 
 
 @dataclass
@@ -38,7 +39,8 @@ class Guard:
 
     settings: DashboardSettings
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    sessions: set[str] = field(default_factory=set)
+    sessions: dict[str, None] = field(default_factory=dict)
+    """Open cookie sessions, oldest first (a dict as an ordered set)."""
 
     # -- who is asking -------------------------------------------------------------
     def session_of(self, request: HTTPConnection) -> str | None:
@@ -74,7 +76,9 @@ class Guard:
     def open_session(self) -> str:
         """A new cookie session (after a successful ``/login``)."""
         session = secrets.token_urlsafe(32)
-        self.sessions.add(session)
+        self.sessions[session] = None
+        while len(self.sessions) > MAX_SESSIONS:
+            del self.sessions[next(iter(self.sessions))]
         return session
 
     # -- CSRF ----------------------------------------------------------------------
@@ -83,8 +87,7 @@ class Guard:
 
     def csrf_problem(self, request: HTTPConnection, session: str) -> str | None:
         """Why a state-changing request is refused, or None when it may proceed."""
-        origin = request.headers.get("origin")
-        if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        if cross_origin(request):
             return "cross-origin request refused"
         given = request.headers.get(CSRF_HEADER, "")
         if not given or not _same(given, self.csrf_token(session)):
@@ -96,5 +99,12 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
+def cross_origin(request: HTTPConnection) -> bool:
+    """True when the request names an ``Origin`` other than the host it was sent to."""
+    origin = request.headers.get("origin")
+    return bool(origin) and urlsplit(origin).netloc != request.headers.get("host")
+
+
 def is_open_path(path: str) -> bool:
-    return any(path == prefix or path.startswith(prefix) for prefix in OPEN_PATHS)
+    """Served without a credential: the static files (no secret in them) and ``/login``."""
+    return path == "/login" or path.startswith("/static/")

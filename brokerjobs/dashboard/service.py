@@ -25,6 +25,7 @@ from brokerjobs.telemetry.redact import redact
 
 log = logging.getLogger("brokerjobs.dashboard")
 T = TypeVar("T")
+FIND_STEPS = (100, 1000, ops.SCAN_LIMIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +86,13 @@ class Dashboard:
 
     # -- queues ----------------------------------------------------------------------
     async def queue_page(self, number: int) -> Page[QueueStats]:
+        """One page of queue counts: fresh samples where there are, ``stats`` otherwise."""
         size = self.settings.page_size
         names = self.queues[(number - 1) * size : number * size]
-        rows = [await self.queue_stats(name) for name in names]
+        rows = []
+        for name in names:
+            fresh = self.history.fresh(name, self.settings.sample_interval)
+            rows.append(fresh if fresh is not None else await self.queue_stats(name))
         return Page(rows, number, number * size < len(self.queues), len(self.queues))
 
     async def queue_stats(self, queue: str) -> QueueStats:
@@ -113,22 +118,32 @@ class Dashboard:
 
     # -- dead letters ----------------------------------------------------------------
     async def letter_page(self, queue: str, number: int, where: LetterFilter) -> Page[DeadLetter]:
+        """One page of dead letters; pages reach the first :data:`~ops.SCAN_LIMIT` letters."""
         size = self.settings.page_size
-        if where.active:  # the backend lists, it does not search: scan as the CLI does
-            found = [d for d in await self.backend.dead_letters(queue, limit=ops.SCAN_LIMIT)]
-            kept = [d for d in found if where.keeps(d)]
-            start = (number - 1) * size
-            return Page(kept[start : start + size], number, len(kept) > start + size, len(kept))
-        wanted = number * size + 1  # one more tells whether a next page exists
-        found = await self.backend.dead_letters(queue, limit=wanted)
         start = (number - 1) * size
-        return Page(found[start : start + size], number, len(found) > start + size)
+        end = min(start + size, ops.SCAN_LIMIT)
+        if where.active:  # the backend lists, it does not search: scan as the CLI does
+            found = await self.backend.dead_letters(queue, limit=ops.SCAN_LIMIT)
+            kept = [d for d in found if where.keeps(d)]
+            return Page(kept[start:end], number, len(kept) > end, len(kept))
+        # Read up to this page only, and one more to tell whether a next page exists.
+        found = await self.backend.dead_letters(queue, limit=min(end + 1, ops.SCAN_LIMIT))
+        return Page(found[start:end], number, len(found) > end)
 
     async def find_letter(self, queue: str, message_id: str) -> DeadLetter | None:
-        """The dead letter with exactly this id (None when gone)."""
-        for dead in await self.backend.dead_letters(queue, limit=ops.SCAN_LIMIT):
-            if dead.message_id == message_id:
-                return dead
+        """The dead letter with exactly this id (None when gone).
+
+        Read in growing steps up to :data:`~ops.SCAN_LIMIT` letters: a letter opened from
+        the first page is found after reading 100, not 10,000 (RabbitMQ reads one message
+        per round trip).
+        """
+        for limit in FIND_STEPS:
+            found = await self.backend.dead_letters(queue, limit=limit)
+            for dead in found:
+                if dead.message_id == message_id:
+                    return dead
+            if len(found) < limit:
+                return None
         return None
 
     async def replay(self, queue: str, *, ids: Sequence[str] = (), job: str | None = None) -> int:

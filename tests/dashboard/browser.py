@@ -14,7 +14,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Coroutine, Iterator
@@ -22,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.cli.conftest import Started
+from tests.cli.conftest import Cli, Started
 from tests.dashboard.support import TOKEN
 from tests.support.harness import BackendHarness
 
 ROOT = Path(__file__).resolve().parents[2]
-EXECUTABLE = Path(sys.executable).with_name("brokerjobs")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -56,6 +54,20 @@ def free_port() -> int:
         return port
 
 
+def wait_until_serving(url: str, process: subprocess.Popen[Any], timeout: float = 60) -> None:
+    """Poll ``url`` until it answers; fail if ``process`` exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the dashboard exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"the dashboard did not answer within {timeout:.0f} s")
+
+
 @dataclass
 class Stack:
     """One backend's dashboard and worker processes, run by the ``brokerjobs`` command."""
@@ -63,11 +75,11 @@ class Stack:
     harness: BackendHarness
     workdir: Path
     port: int = field(default_factory=free_port)
-    running: list[subprocess.Popen[str]] = field(default_factory=list)
+    cli: Cli = field(init=False)
 
-    @property
-    def env(self) -> dict[str, str]:
-        return {
+    def __post_init__(self) -> None:
+        self.cli = Cli(self.workdir)
+        self.cli.env = {
             **os.environ,
             **self.harness.subprocess_env(),
             "BROKERJOBS_DASHBOARD_TOKEN": TOKEN,
@@ -79,60 +91,20 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def run(self, *args: str) -> str:
-        done = subprocess.run(
-            [str(EXECUTABLE), *args],
-            env=self.env,
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def start(self, *args: str) -> Started:
-        process = subprocess.Popen(
-            [str(EXECUTABLE), *args],
-            env=self.env,
-            cwd=self.workdir,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        self.running.append(process)
-        return Started(process)
-
     def dispatch(self, job: str, payload: dict[str, str]) -> str:
-        return self.run("dispatch", job, "--app", APP, "--payload", json.dumps(payload)).strip()
+        done = self.cli("dispatch", job, "--app", APP, "--payload", json.dumps(payload))
+        assert done.code == 0, done.err
+        return done.out.strip()
 
     def worker(self, queue: str) -> Started:
-        return self.start("consume", "--app", APP, "--queue", queue)
+        return self.cli.start("consume", "--app", APP, "--queue", queue)
 
     def dashboard(self, *queues: str, extra: tuple[str, ...] = ()) -> Started:
-        started = self.start(
+        started = self.cli.start(
             "dashboard", "--app", APP, "--queue", ",".join(queues), "--port", str(self.port), *extra
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if started.process.poll() is not None:
-                raise AssertionError(f"dashboard exited: {started.process.stderr.read()}")  # type: ignore[union-attr]
-            try:
-                with urllib.request.urlopen(self.url + "/static/dashboard.css", timeout=2):
-                    return started
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError("the dashboard did not answer within 60 s")
-
-    def stop_all(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(10)
+        wait_until_serving(self.url + "/static/dashboard.css", started.process)
+        return started
 
 
 def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -147,5 +119,5 @@ def make_stack(harness_class: type[BackendHarness], tmp_path: Path) -> Iterator[
     try:
         yield stack
     finally:
-        stack.stop_all()
+        stack.cli.stop_all()
         run_apart(harness.aclose())

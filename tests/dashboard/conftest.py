@@ -34,7 +34,9 @@ async def api_backend(api_harness: BackendHarness) -> Backend:
     return await api_harness.new_backend()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(
+    scope="module"
+)  # Playwright runs a loop here: async tests of other modules need it gone
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail(

@@ -232,6 +232,9 @@ async def test_login_sets_a_session_cookie(
     http, _ = client(api_backend, [queue])
     async with http:
         assert (await http.post("/login", data={"token": "wrong"})).status_code == 401
+        foreign = {"origin": "http://evil.example"}
+        refused = await http.post("/login", data={"token": TOKEN}, headers=foreign)
+        assert refused.status_code == 403 and "set-cookie" not in refused.headers
         logged_in = await http.post("/login", data={"token": TOKEN})
         assert (
             logged_in.status_code == 303 and "httponly" in logged_in.headers["set-cookie"].lower()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from brokerjobs.dashboard import DashboardSettings, check_bind
 from brokerjobs.dashboard.bodies import body_view, reason_text
 from brokerjobs.dashboard.settings import is_loopback
 from brokerjobs.errors import ConfigurationError
+from tests.dashboard.browser import free_port, wait_until_serving
 from tests.dashboard.support import bearer, client, park
 from tests.support.harness import BackendHarness
 
@@ -107,3 +111,34 @@ async def test_workers_page_shows_consumers_where_the_backend_tells(
         assert stats["consumers"] == 1 and '<td class="num consumers">1</td>' in page.text
     else:
         assert stats["consumers"] is None and ">unknown</td>" in page.text
+
+
+def test_on_loopback_without_a_credential_a_one_off_token_is_printed(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BROKERJOBS_DASHBOARD_")} | {
+        "BROKERJOBS_SQLITE_PATH": str(tmp_path / "jobs.db")
+    }
+    port = free_port()
+    process = subprocess.Popen(
+        [str(EXECUTABLE), "dashboard", "--backend", "sqlite", "--port", str(port)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        match = re.fullmatch(
+            rf"dashboard: (http://127\.0\.0\.1:{port}/login\?token=\S{{20,}})\n", line
+        )
+        assert match, line
+        base = f"http://127.0.0.1:{port}"
+        wait_until_serving(base + "/static/dashboard.css", process)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + "/api/queues", timeout=10)
+        assert refused.value.code == 401
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with opener.open(match.group(1), timeout=30) as logged_in:  # follows to /queues
+            assert logged_in.status == 200 and logged_in.url == base + "/queues"
+    finally:
+        process.terminate()
+        process.wait(15)

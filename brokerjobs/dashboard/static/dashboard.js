@@ -108,8 +108,9 @@
     } else {
       body = { all: true };
       if (button.dataset.job) body.job = button.dataset.job;
+      const count = button.dataset.count ? button.dataset.count + " " : "";
       message =
-        "Replay all " + button.dataset.count + " dead letters" +
+        "Replay all " + count + "dead letters" +
         (button.dataset.job ? " of " + button.dataset.job : "") + " to " + queue + "?";
     }
     if (!(await ask(replayDialog, message))) return;
