@@ -1,4 +1,5 @@
-"""The ``brokerjobs`` command line: consume, dispatch, stats, purge, cancel, dlq, db, new.
+"""The ``brokerjobs`` command line: consume, dispatch, stats, purge, cancel, dlq, dashboard,
+db, new.
 
 Exit codes: 0 success, 1 failure (broker unreachable, nothing matched...), 2 usage
 error (bad option, invalid JSON, unknown backend or job). Errors are one line.
@@ -10,6 +11,7 @@ import click
 
 from brokerjobs import __version__
 from brokerjobs.cli.consume import consume
+from brokerjobs.cli.dashboard_cmd import dashboard
 from brokerjobs.cli.db import db
 from brokerjobs.cli.dispatch_cmd import dispatch
 from brokerjobs.cli.dlq import dlq
@@ -30,6 +32,7 @@ main.add_command(stats)
 main.add_command(purge)
 main.add_command(cancel)
 main.add_command(dlq)
+main.add_command(dashboard)
 main.add_command(db)
 main.add_command(new)
 

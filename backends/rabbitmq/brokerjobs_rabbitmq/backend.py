@@ -236,13 +236,20 @@ class RabbitMQBackend(Backend):
     async def stats(self, queue: str) -> QueueStats:
         names = self.topology.names(queue)
         try:
-            ready, dead, *waits = await operations.message_counts(
+            (ready, dead, *waits), consumers = await operations.message_counts(
                 await self._control_channel(), names
             )
         except Exception as exc:
             raise translate(exc, self.settings, f"stats of {queue!r}", queue=queue) from None
         in_flight = sum(sub.unsettled.get(queue, 0) for sub in self._subscriptions)
-        return QueueStats(queue, ready=ready, in_flight=in_flight, delayed=sum(waits), dead=dead)
+        return QueueStats(
+            queue,
+            ready=ready,
+            in_flight=in_flight,
+            delayed=sum(waits),
+            dead=dead,
+            consumers=consumers,
+        )
 
     async def dead_letters(self, queue: str, *, limit: int = 100) -> list[DeadLetter]:
         names = self.topology.names(queue)

@@ -27,13 +27,19 @@ from .topology import QueueNames, Route
 ChannelFactory = Callable[[], Awaitable[aiormq.abc.AbstractChannel]]
 
 
-async def message_counts(channel: aiormq.abc.AbstractChannel, names: QueueNames) -> list[int]:
-    """Ready counts of the work queue, the DLQ and each wait queue (passive declares)."""
+async def message_counts(
+    channel: aiormq.abc.AbstractChannel, names: QueueNames
+) -> tuple[list[int], int]:
+    """Ready counts of the work queue, the DLQ and each wait queue (passive declares),
+    and the number of consumers on the work queue."""
     counts = []
+    consumers = 0
     for name in (names.work, names.dead, *names.waits):
         ok = await channel.queue_declare(name, passive=True)
         counts.append(ok.message_count or 0)
-    return counts
+        if name == names.work:
+            consumers = ok.consumer_count or 0
+    return counts, consumers
 
 
 def _dead_letter(queue: str, message: aiormq.abc.DeliveredMessage, limit: int) -> DeadLetter:
