@@ -1,4 +1,4 @@
-"""The ``brokerjobs`` command line: consume, dispatch, stats, dlq, db, new.
+"""The ``brokerjobs`` command line: consume, dispatch, stats, dlq, db, new, scheduler, schedule.
 
 Exit codes: 0 success, 1 failure (broker unreachable, nothing matched...), 2 usage
 error (bad option, invalid JSON, unknown backend or job). Errors are one line.
@@ -14,6 +14,7 @@ from brokerjobs.cli.db import db
 from brokerjobs.cli.dispatch_cmd import dispatch
 from brokerjobs.cli.dlq import dlq
 from brokerjobs.cli.scaffold import new
+from brokerjobs.cli.schedule_cmd import schedule, scheduler
 from brokerjobs.cli.stats import stats
 
 
@@ -29,5 +30,7 @@ main.add_command(stats)
 main.add_command(dlq)
 main.add_command(db)
 main.add_command(new)
+main.add_command(scheduler)
+main.add_command(schedule)
 
 __all__ = ["main"]
