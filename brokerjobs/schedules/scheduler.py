@@ -109,6 +109,10 @@ class Scheduler:
         if term != self._term:
             self._cursors.clear()  # lost or regained a lease: what we knew may be stale
             self._term = term
+            if term is None:
+                log.info("scheduler: not leading; another scheduler dispatches the ticks")
+            elif term:
+                log.info("scheduler: leading (term %d)", term)
         self.leading = term is not None
         if term is None:
             return 0
