@@ -21,6 +21,7 @@ import asyncio
 import os
 import socket
 import uuid
+import weakref
 from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import ClassVar, Protocol, runtime_checkable
@@ -84,35 +85,50 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+class _ProcessClaims:
+    """What the schedulers of one process on one backend have claimed."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self.claimed: OrderedDict[str, None] = OrderedDict()
+        self.last: dict[str, datetime] = {}
+
+
 class InProcessClaimer:
     """Claims within one process: for the in-memory backend, whose queues are per process."""
 
     description = "in-process (the in-memory backend's schedulers share this process)"
-    _LIMIT = 100_000
-    # Process-wide on purpose: every scheduler of the process shares them.
-    _claimed: ClassVar[OrderedDict[tuple[int, str], None]] = OrderedDict()
-    _last: ClassVar[dict[tuple[int, str], datetime]] = {}
+    # Per backend object, shared by every scheduler of the process; gone with the backend.
+    _spaces: ClassVar[weakref.WeakKeyDictionary[Backend, _ProcessClaims]] = (
+        weakref.WeakKeyDictionary()
+    )
 
     def __init__(self, backend: Backend) -> None:
-        self._space = id(backend)
+        self.backend = backend
+        self._claims = self._spaces.setdefault(backend, _ProcessClaims())
 
     async def leadership(self) -> int | None:
         return 0
 
     async def resume_point(self, schedule: Schedule, now: datetime) -> datetime | None:
-        return self._last.get((self._space, schedule.name))
+        return self._claims.last.get(schedule.name)
 
     async def publish(
         self, schedule: Schedule, tick: datetime, queue: str, message: OutgoingMessage
     ) -> bool:
-        key = (self._space, message.message_id)
-        if key in self._claimed:
+        claims = self._claims
+        if message.message_id in claims.claimed:
             return False
-        self._claimed[key] = None
-        if len(self._claimed) > self._LIMIT:
-            self._claimed.popitem(last=False)
-        last = (self._space, schedule.name)
-        self._last[last] = max(tick, self._last.get(last, tick))
+        claims.claimed[message.message_id] = None
+        try:
+            await self.backend.publish(queue, message)
+        except BaseException:
+            del claims.claimed[message.message_id]  # not sent: the next try may claim it
+            raise
+        if len(claims.claimed) > claims.LIMIT:
+            claims.claimed.popitem(last=False)
+        claims.last[schedule.name] = max(tick, claims.last.get(schedule.name, tick))
         return True
 
     async def aclose(self) -> None:

@@ -1,0 +1,82 @@
+"""``brokerjobs scheduler``, ``brokerjobs schedule list`` and ``consume --with-scheduler``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.cli.conftest import Cli, one_line_error
+from tests.faults.rabbit_node import free_port
+
+APP = "tests.cli.schedule_app"
+
+
+@pytest.fixture
+def memory(cli: Cli) -> Cli:
+    """The CLI on the in-memory backend (one process: its scheduler and worker share it)."""
+    cli.env["BROKERJOBS_BACKEND"] = "memory"
+    cli.env.pop("BROKERJOBS_BACKEND_OPTIONS", None)
+    return cli
+
+
+def test_schedule_list_shows_every_schedule_with_its_next_ticks(memory: Cli) -> None:
+    result = memory("schedule", "list", "--app", APP, "--next", "2")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].startswith("ticks claimed by in-process")
+    assert "beat  every 1 s  misfire=once" in lines
+    assert "nightly-report  cron 30 2 * * * Europe/Berlin  misfire=once" in lines
+    nightly = lines.index("nightly-report  cron 30 2 * * * Europe/Berlin  misfire=once")
+    upcoming = lines[nightly + 1].removeprefix("  next: ").split(", ")
+    assert len(upcoming) == 2 and all("T02:30:00+0" in tick for tick in upcoming)
+    assert lines[nightly + 2] == "  last dispatched tick: never"
+
+
+def test_a_backend_that_cannot_claim_ticks_is_a_one_line_error(cli: Cli) -> None:
+    result = cli("scheduler", "--app", APP)  # SQLite, and no Store configured
+    assert result.code == 1
+    one_line_error(result)
+    assert "BROKERJOBS_STORE" in result.err
+
+
+def test_consume_with_scheduler_runs_the_ticks_it_dispatches(memory: Cli) -> None:
+    worker = memory.start("consume", "--app", APP, "--queue", "sched", "--with-scheduler")
+    lines = worker.next_lines(2, timeout=60)
+    assert all(line.startswith("✔ beat@") and "Beat (sched)" in line for line in lines), lines
+    code, err = worker.stop(signal.SIGTERM)
+    assert code == 0, err
+
+
+def test_without_the_flag_consume_dispatches_nothing(memory: Cli) -> None:
+    worker = memory.start("consume", "--app", APP, "--queue", "sched")
+    try:
+        worker.next_lines(1, timeout=3)
+    except AssertionError:
+        pass
+    else:
+        raise AssertionError("consume without --with-scheduler ran a scheduled job")
+    finally:
+        worker.stop(signal.SIGTERM)
+
+
+def test_the_scheduler_serves_healthz_while_its_tick_loop_runs(memory: Cli) -> None:
+    port = free_port()
+    scheduler = memory.start("scheduler", "--app", APP, "--metrics-port", str(port))
+    deadline = time.monotonic() + 60
+    body: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                body = json.loads(answer.read())
+                break
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    code, err = scheduler.stop(signal.SIGTERM)
+    assert body.get("status") == "ok", (body, err)
+    assert float(str(body["loop_stalled_seconds"])) < 10
+    assert code == 0, err
