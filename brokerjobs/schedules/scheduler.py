@@ -118,8 +118,16 @@ class Scheduler:
             return 0
         now = self.now()
         sent = 0
+        failure: Exception | None = None
         for declared in self.schedules:
-            sent += await self._run_schedule(declared, now)
+            # One schedule's failure (a broker error, a job factory that raises) must not
+            # hold the others up; the first one is raised once all had their turn.
+            try:
+                sent += await self._run_schedule(declared, now)
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
         return sent
 
     async def _run_schedule(self, declared: Schedule, now: datetime) -> int:
@@ -209,10 +217,14 @@ class Scheduler:
                     await self.run_once()
                     self.last_error, failures = None, 0
                     wait = self.seconds_to_next()
-                except BrokerJobsError as exc:
+                except Exception as exc:  # a broker error, or a bug in a job factory
                     failures += 1
                     self.last_error = f"{type(exc).__name__}: {exc}"
-                    log.warning("scheduler pass failed (%s); retrying", self.last_error)
+                    log.warning(
+                        "scheduler pass failed (%s); retrying",
+                        self.last_error,
+                        exc_info=not isinstance(exc, BrokerJobsError),
+                    )
                     wait = min(5.0, 0.1 * 2**failures)
                 self.last_pass = time.monotonic()
                 await self._sleep(wait)

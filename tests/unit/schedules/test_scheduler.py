@@ -215,3 +215,25 @@ async def test_run_stops_on_stop_and_wakes_when_a_fake_clock_moves() -> None:
     scheduler.stop()
     async with asyncio.timeout(10):
         await task
+
+
+async def test_a_failing_job_factory_does_not_hold_up_the_other_schedules() -> None:
+    backend, clock = new_backend(), at("2026-06-01T12:00:00+00:00")
+
+    def broken(tick: datetime) -> Job:
+        raise ValueError("no data for this tick")
+
+    schedules = [
+        Schedule("a-broken", broken, every=60, queue=QUEUE),
+        Schedule("b-fine", Nightly(), every=60),
+    ]
+    scheduler = Scheduler(backend, schedules, claimer=InProcessClaimer(backend), clock=clock)
+    await scheduler.run_once()
+    clock.advance(60)
+    with pytest.raises(ValueError, match="no data"):
+        await scheduler.run_once()
+    assert [e.id for e in await dispatched(backend)] == ["b-fine@2026-06-01T12:01:00Z"]
+    clock.advance(60)  # the broken tick is tried again; the fine schedule goes on
+    with pytest.raises(ValueError):
+        await scheduler.run_once()
+    assert [e.id for e in await dispatched(backend)] == ["b-fine@2026-06-01T12:02:00Z"]
