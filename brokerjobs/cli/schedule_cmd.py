@@ -13,6 +13,7 @@ from brokerjobs.cli.common import (
     backend_option,
     close_backend,
     import_apps,
+    log_options,
     open_backend,
     run_async,
     setup_logging,
@@ -52,15 +53,7 @@ def _scheduler(backend_name: str | None, apps: tuple[str, ...], group: str) -> S
     default=None,
     help="Serve /healthz (fails when the tick loop stalls) and /metrics on this port.",
 )
-@click.option(
-    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    default="INFO",
-    show_default=True,
-)
+@log_options
 def scheduler(
     backend_name: str | None,
     apps: tuple[str, ...],
