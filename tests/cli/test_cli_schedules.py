@@ -80,3 +80,15 @@ def test_the_scheduler_serves_healthz_while_its_tick_loop_runs(memory: Cli) -> N
     assert body.get("status") == "ok", (body, err)
     assert float(str(body["loop_stalled_seconds"])) < 10
     assert code == 0, err
+
+
+@pytest.mark.parametrize("command", [["scheduler"], ["schedule"], ["schedule", "list"]])
+def test_the_schedule_commands_have_help(cli: Cli, command: list[str]) -> None:
+    result = cli(*command, "--help")
+    assert result.code == 0, result.err
+    assert result.out.startswith("Usage: brokerjobs")
+
+
+def test_consume_help_lists_with_scheduler_off_by_default(cli: Cli) -> None:
+    result = cli("consume", "--help")
+    assert "--with-scheduler" in result.out
