@@ -191,6 +191,8 @@ class Scheduler:
 
     def seconds_to_next(self) -> float:
         """Seconds until the next tick is due (bounded by ``max_idle``)."""
+        if not self.leading:
+            return self.max_idle  # another scheduler leads: try the lease again later
         now = self.now()
         wait = self.max_idle
         for declared in self.schedules:

@@ -237,3 +237,26 @@ async def test_a_failing_job_factory_does_not_hold_up_the_other_schedules() -> N
     with pytest.raises(ValueError):
         await scheduler.run_once()
     assert [e.id for e in await dispatched(backend)] == ["b-fine@2026-06-01T12:02:00Z"]
+
+
+class NeverLeads(InProcessClaimer):
+    """A claimer whose lease is always held by someone else; counts the tries."""
+
+    tries = 0
+
+    async def leadership(self) -> int | None:
+        self.tries += 1
+        return None
+
+
+async def test_a_scheduler_without_the_lease_tries_again_every_max_idle_not_in_a_loop() -> None:
+    backend = new_backend()
+    claimer = NeverLeads(backend)
+    scheduler = Scheduler(
+        backend, [Schedule("idle", Nightly(), every=1)], claimer=claimer, max_idle=0.1
+    )
+    task = asyncio.create_task(scheduler.run())
+    await asyncio.sleep(0.5)
+    scheduler.stop()
+    await task
+    assert 2 <= claimer.tries <= 10  # about five; a busy loop makes thousands
