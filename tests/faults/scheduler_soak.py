@@ -27,7 +27,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +56,7 @@ class SchedulerFleet:
 
     env: Mapping[str, str]
     log_dir: Path
+    command: Sequence[str] = ("-m", "brokerjobs.cli", "scheduler", "--app", APP)
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[int, Path] = field(default_factory=dict)
     kills: list[tuple[float, int, bool]] = field(default_factory=list)
@@ -69,7 +70,7 @@ class SchedulerFleet:
         )
         with log.open("ab") as handle:
             self.processes[index] = subprocess.Popen(
-                [sys.executable, "-m", "brokerjobs.cli", "scheduler", "--app", APP],
+                [sys.executable, *self.command],
                 env=environment,
                 cwd=ROOT,
                 stdout=handle,
@@ -186,10 +187,13 @@ async def run_soak(
     duration: float,
     seed: int,
     lease_based: bool,
+    command: Sequence[str] | None = None,
 ) -> tuple[Report, SchedulerFleet]:
     """Run the fleet for ``duration`` seconds with kills, consume everything, analyse."""
     rng = random.Random(seed)
-    fleet = SchedulerFleet(env, log_dir)
+    fleet = (
+        SchedulerFleet(env, log_dir) if command is None else SchedulerFleet(env, log_dir, command)
+    )
     received: dict[str, list[tuple[datetime, datetime]]] = {}
     subscription = await backend.consume([queue], prefetch=10)
     stop_consuming = asyncio.Event()

@@ -8,8 +8,10 @@ lateness p99 is under 2 s, per backend family:
 * ``sqs``: SQS only (a moto server over HTTP): a FIFO queue drops the copies the other
   schedulers send.
 
-A family that claims ticks in a Store (SQL, Redis) is one more :class:`Family` whose
-``env`` names the store (``BROKERJOBS_STORE``), once ``brokerjobs.stores`` exists.
+* ``store``: ticks claimed in a Store by set-if-absent, from three processes; for now
+  the SQLite stand-in of ``tests/faults/sqlite_standin_store.py``. The SQL and Redis
+  families are this one with ``BROKERJOBS_STORE`` naming the real store (and the plain
+  ``brokerjobs scheduler`` command), once ``brokerjobs.stores`` is merged.
 
 CI runs each family for 60 s (``BROKERJOBS_SCHEDULER_SOAK_SECONDS`` makes it longer; see
 ``tests/faults/scheduler_soak.py`` for the 30-minute command).
@@ -40,6 +42,8 @@ class Family:
     backend: Backend
     queue: str
     lease_based: bool
+    command: tuple[str, ...] | None = None
+    """The scheduler process (default: ``brokerjobs scheduler --app ...``)."""
 
 
 @pytest.fixture
@@ -82,10 +86,30 @@ async def sqs_family(sqs: SqsTarget) -> AsyncIterator[Family]:
     backend.close()
 
 
+@pytest.fixture
+async def store_family(tmp_path: Path) -> AsyncIterator[Family]:
+    # Ticks claimed in a Store: the SQLite stand-in until brokerjobs.Store is merged, then
+    # the SQL and Redis stores through BROKERJOBS_STORE and the plain CLI. The queue is
+    # RabbitMQ's (this test's own prefix); its lease is not used.
+    harness = RabbitMQHarness()
+    backend = await harness.new_rabbitmq_backend()
+    queue = harness.queue("ticks")
+    env = {
+        **harness.subprocess_env(),
+        "BJSCHED_NAME": f"tick-{uuid.uuid4().hex[:8]}",
+        "BJSCHED_QUEUE": queue,
+        "BJSCHED_STORE": str(tmp_path / "store.db"),
+    }
+    command = ("-m", "tests.faults.store_scheduler")
+    yield Family("store", env, backend, queue, lease_based=False, command=command)
+    await harness.aclose()
+
+
 @pytest.fixture(
     params=[
         pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
         pytest.param("sqs", marks=pytest.mark.sqs),
+        pytest.param("store", marks=pytest.mark.rabbitmq),
     ]
 )
 def family(request: pytest.FixtureRequest) -> Family:
@@ -107,6 +131,7 @@ async def test_three_schedulers_with_kills_dispatch_every_tick_once(
         duration=duration,
         seed=19,
         lease_based=family.lease_based,
+        command=family.command,
     )
     print(f"\n{family.name}: {report.summary()}")
     context = f"{report.summary()}\n{fleet.output()}"
