@@ -72,8 +72,13 @@ def prepare(
     priority: int | None = None,
     headers: Mapping[str, str] | None = None,
     idempotency_key: str | None = None,
+    message_id: str | None = None,
 ) -> _Prepared:
-    """Build and size-check the envelope for ``job`` (no I/O)."""
+    """Build and size-check the envelope for ``job`` (no I/O).
+
+    ``message_id`` replaces the random id, for senders whose id must mean something
+    (a schedule's tick: ``brokerjobs.schedules``).
+    """
     if not isinstance(job, Job):
         raise DispatchError(f"dispatch() takes a Job instance, got {type(job).__name__}")
     cls = type(job)
@@ -85,7 +90,7 @@ def prepare(
     now = utcnow()
     seconds = _delay_seconds(delay, eta, now)
     envelope = Envelope(
-        id=new_message_id(),
+        id=message_id or new_message_id(),
         job=cls.job_name,
         queue=options.queue,
         payload=job.model_dump(mode="json"),

@@ -6,6 +6,7 @@
     ├── ConfigurationError          settings are wrong or missing (fix the config, not the code)
     │   ├── UnknownBackendError     no installed backend has that name
     │   └── StoreNotConfiguredError a feature needs a Store and none is configured
+    │   └── ScheduleError           a schedule is declared wrongly, or ticks cannot be claimed
     ├── DispatchError               a job could not be handed to the broker
     │   ├── PayloadInvalidError     the payload does not validate against the job's model
     │   └── PayloadTooLargeError    the encoded envelope is larger than the limit
@@ -136,6 +137,10 @@ class UnknownJobError(BrokerJobsError):
             f"no job is registered under the name {name!r}; "
             "is the module defining it imported by the worker (--app)?"
         )
+
+
+class ScheduleError(ConfigurationError):
+    """A schedule is declared wrongly, or no way to dispatch each tick once is available."""
 
 
 class JobError(BrokerJobsError):

@@ -1,5 +1,5 @@
 """The ``brokerjobs`` command line: consume, dispatch, stats, purge, cancel, dlq, dashboard,
-db, new.
+db, new, scheduler, schedule.
 
 Exit codes: 0 success, 1 failure (broker unreachable, nothing matched...), 2 usage
 error (bad option, invalid JSON, unknown backend or job). Errors are one line.
@@ -17,6 +17,7 @@ from brokerjobs.cli.dispatch_cmd import dispatch
 from brokerjobs.cli.dlq import dlq
 from brokerjobs.cli.queue_cmds import cancel, purge
 from brokerjobs.cli.scaffold import new
+from brokerjobs.cli.schedule_cmd import schedule, scheduler
 from brokerjobs.cli.stats import stats
 
 
@@ -35,5 +36,7 @@ main.add_command(dlq)
 main.add_command(dashboard)
 main.add_command(db)
 main.add_command(new)
+main.add_command(scheduler)
+main.add_command(schedule)
 
 __all__ = ["main"]

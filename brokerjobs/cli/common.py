@@ -67,6 +67,23 @@ def app_option(func: F) -> F:
     )(func)
 
 
+def log_options(func: F) -> F:
+    """``--log-format text|json`` and ``--log-level`` (for :func:`setup_logging`)."""
+    func = click.option(
+        "--log-level",
+        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+        default="INFO",
+        show_default=True,
+    )(func)
+    return click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: one JSON object per line (for containers).",
+    )(func)
+
+
 OPTIONS_ENV = "BROKERJOBS_BACKEND_OPTIONS"
 
 

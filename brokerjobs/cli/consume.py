@@ -117,6 +117,12 @@ from brokerjobs.worker.supervisor import RETIRED, SUPERVISED_ENV, Supervisor
     "own messages are still printed.",
 )
 @click.option(
+    "--with-scheduler",
+    is_flag=True,
+    default=False,
+    help="Also dispatch the declared schedules' ticks (safe on every replica).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     default="INFO",
@@ -137,6 +143,7 @@ def consume(
     log_format: str,
     metrics_port: int | None,
     quiet: bool,
+    with_scheduler: bool,
     log_level: str,
 ) -> None:
     """Run jobs from the queues until SIGTERM/SIGINT.
@@ -194,6 +201,8 @@ def consume(
         ):
             if value is not None:
                 command += [option, str(value)]
+        if with_scheduler:
+            command.append("--with-scheduler")
         open_backend(backend_name)  # fail fast on a bad name, before forking anything
         sys.exit(Supervisor(command, processes).run())
     backend = open_backend(backend_name)
@@ -215,11 +224,15 @@ def consume(
         metrics_port += int(os.environ.get("BROKERJOBS_WORKER_INDEX", "0"))
 
     async def work() -> bool:
+        from brokerjobs.schedules.running import scheduler_beside
         from brokerjobs.telemetry.runtime import observe_worker
 
         remove = install_signal_handlers(worker)
         try:
-            async with observe_worker(worker, metrics_port=metrics_port):
+            async with (
+                observe_worker(worker, metrics_port=metrics_port),
+                scheduler_beside(backend, enabled=with_scheduler),
+            ):
                 return await worker.run()
         finally:
             remove()

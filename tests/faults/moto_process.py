@@ -10,6 +10,8 @@ tests.faults.moto_process``): moto serves each request in a thread of its own, a
 ``DeleteMessage`` rebuilds a queue's message list without a lock, so a message sent while
 another delete scans the list is dropped and the deleted one can come back. That is moto
 losing what SQS accepted, not the backend; unpatched, the soak would count it as lost.
+It also gets FIFO deduplication as SQS documents it (:func:`deduplicate_fifo_like_sqs`),
+which the scheduler's SQS-only tick claiming relies on.
 """
 
 from __future__ import annotations
@@ -106,8 +108,60 @@ def make_sqs_queues_atomic() -> None:
     models.SQSBackend.receive_message = atomic_receive  # type: ignore[method-assign]
 
 
+def deduplicate_fifo_like_sqs() -> None:
+    """Make moto drop a repeated FIFO ``MessageDeduplicationId`` the way SQS does.
+
+    SQS: a message sent with the deduplication id of one *sent* in the last 5 minutes is
+    accepted and not delivered, whether the first was consumed or not. moto 5.x compares
+    only with the messages still in the queue (a tick consumed and deleted, then sent
+    again by a second scheduler, is delivered twice), and checks outside the queue's
+    lock (two concurrent sends of one id both get in). Here: ids sent in the last 5
+    minutes are remembered per queue, and the check-and-add holds the lock.
+
+    Also for FIFO queues: a long poll whose queue has visible messages of a group that is
+    in flight made moto spin without waiting (its wait predicate is "any visible
+    message"), holding the queue lock that :func:`make_sqs_queues_atomic` adds, so every
+    send and delete on the queue stalled for the whole poll. Its wait now sleeps on the
+    lock's condition (releasing it) for a moment.
+    """
+    import time as clock
+
+    from moto.sqs import models
+
+    add = models.Queue.add_message
+    window_ms = models.DEDUPLICATION_TIME_IN_SECONDS * 1000
+
+    def add_message(self: Any, message: Any) -> None:
+        dedup_id = message.deduplication_id
+        if not (self.fifo_queue and dedup_id):
+            add(self, message)
+            return
+        with self._messages_lock:  # an RLock: moto's add takes it again
+            seen: dict[str, float] = self.__dict__.setdefault("_sent_dedup_ids", {})
+            now = clock.time() * 1000
+            for old in [key for key, at in seen.items() if now - at >= window_ms]:
+                del seen[old]
+            if dedup_id in seen:
+                return
+            seen[dedup_id] = now
+            add(self, message)
+
+    wait = models.Queue.wait_for_messages
+
+    def wait_for_messages(self: Any, timeout: int) -> None:
+        if not self.fifo_queue:
+            wait(self, timeout)
+            return
+        with self._messages_lock:
+            self._messages_lock.wait(timeout=min(timeout, 0.05))
+
+    models.Queue.add_message = add_message  # type: ignore[method-assign]
+    models.Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
+
+
 if __name__ == "__main__":
     from moto.server import main
 
     make_sqs_queues_atomic()
+    deduplicate_fifo_like_sqs()
     main(sys.argv[1:])

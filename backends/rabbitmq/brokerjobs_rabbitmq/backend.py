@@ -32,6 +32,7 @@ from .connection import AsyncConnector
 from .consumer import RabbitMQSubscription
 from .publisher_async import AsyncPublisher, Outgoing
 from .publisher_sync import SyncPublisher
+from .scheduler_lease import RabbitMQSchedulerLease
 from .settings import RabbitMQSettings, load_settings
 from .settlement import Settler
 from .topology import Topology, apply_async, declared_arguments_error
@@ -209,6 +210,10 @@ class RabbitMQBackend(Backend):
     async def defer(self, delivery: Delivery, *, delay: float) -> None:
         """Back after ``delay`` seconds through the wait queues, attempt kept (``Defers``)."""
         await self._settler.defer(delivery, delay=delay)
+
+    def scheduler_lease(self, group: str) -> RabbitMQSchedulerLease:
+        """The scheduler leader lease of ``group`` (``brokerjobs.schedules``); see its module."""
+        return RabbitMQSchedulerLease(self.settings, self.topology, self.declare, group)
 
     # -- topology and operations --------------------------------------------------------
     async def declare(self, queue: str) -> None:

@@ -38,6 +38,10 @@ ATTRIBUTE_RESERVE = 512
 """Bytes of a message kept for the backend's own attributes (message id, due time...)."""
 
 
+FIFO_DEDUPLICATION_WINDOW = 300.0
+"""Seconds an SQS FIFO queue remembers a ``MessageDeduplicationId``."""
+
+
 class SQSBackend(Backend):
     """Jobs on Amazon SQS (or any endpoint speaking its API: moto, ElasticMQ, LocalStack).
 
@@ -193,6 +197,14 @@ class SQSBackend(Backend):
         """Create the queue and its DLQ with a redrive policy; with ``auto_create`` off,
         check that they exist (raising :class:`~brokerjobs.errors.QueueNotFoundError`)."""
         await self._clients.run(self._queues.resolve, queue)
+
+    def deduplication_window(self, queue: str) -> float | None:
+        """SQS drops a repeated ``MessageDeduplicationId`` for 5 minutes on FIFO queues.
+
+        The backend sends the message id as that id, so a message id repeated within
+        the window is stored once (``brokerjobs.schedules.DeduplicationSupport``).
+        """
+        return FIFO_DEDUPLICATION_WINDOW if self._queues.sqs_name(queue).endswith(".fifo") else None
 
     async def stats(self, queue: str) -> QueueStats:
         ref = await self._clients.run(self._queues.resolve, queue)
