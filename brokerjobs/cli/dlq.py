@@ -16,20 +16,12 @@ from brokerjobs.cli.common import (
     close_backend,
     open_backend,
 )
+from brokerjobs.cli.letters import Unparsed, job_of, parse_body
 from brokerjobs.cli.output import display_name, headline, short_id
 
 SCAN_LIMIT = 10_000
 """Dead letters read at most when filtering (the backend lists, it does not search)."""
 REPLAY_CHUNK = 50
-
-
-def job_of(dead: DeadLetter) -> str | None:
-    try:
-        document = json.loads(dead.body)
-    except ValueError:
-        return None
-    job = document.get("job") if isinstance(document, dict) else None
-    return job if isinstance(job, str) else None
 
 
 def parse_filter(value: str | None) -> str | None:
@@ -140,11 +132,14 @@ async def show(queue: str, message_id: str, backend_name: str | None) -> None:
         f"message id: {dead.message_id}\nqueue:      {dead.queue}\n"
         f"attempts:   {dead.attempt}\nparked at:  {dead.dead_lettered_at or '-'}"
     )
-    try:
-        body: Any = json.loads(dead.body)
+    body = parse_body(dead.body)
+    if isinstance(body, Unparsed):
+        click.echo(
+            f"body (not readable as JSON: {body.problem}; {len(dead.body)} bytes): "
+            f"{dead.body[:500]!r}"
+        )
+    else:
         click.echo("body:\n" + json.dumps(body, indent=2, ensure_ascii=False))
-    except ValueError:
-        click.echo(f"body (not JSON, {len(dead.body)} bytes): {dead.body[:500]!r}")
     click.echo("reason:\n" + dead.reason)
 
 
