@@ -11,13 +11,17 @@ import click
 from brokerjobs.backend import Backend, DeadLetter
 from brokerjobs.cli.common import (
     UsageProblem,
+    app_option,
     async_command,
     backend_option,
     close_backend,
+    import_apps,
+    job_aliases,
     open_backend,
 )
-from brokerjobs.cli.letters import Unparsed, job_of, parse_body
-from brokerjobs.cli.output import display_name, headline, short_id
+from brokerjobs.cli.letters import NOT_A_JOB, Unparsed, job_of, parse_body
+from brokerjobs.cli.output import headline, short_id
+from brokerjobs.job import registry
 
 SCAN_LIMIT = 10_000
 """Dead letters read at most when filtering (the backend lists, it does not search)."""
@@ -35,10 +39,11 @@ def parse_filter(value: str | None) -> str | None:
 
 
 def matches(dead: DeadLetter, job: str | None) -> bool:
+    """Whether ``dead`` is a letter of the job the user named (full, short or class name)."""
     if job is None:
         return True
-    name = job_of(dead) or ""
-    return name == job or display_name(name) == job
+    name = job_of(dead)
+    return name is not None and job in job_aliases(name)
 
 
 def filter_option(func: Any) -> Any:
@@ -47,13 +52,17 @@ def filter_option(func: Any) -> Any:
         "filter_",
         metavar="job=NAME",
         default=None,
-        help="Only dead letters of this job (full or class name).",
+        help="Only dead letters of this job: its full name, its last dotted part, or its "
+        "class name (with --app).",
     )(func)
 
 
 async def listing(backend: Backend, queue: str, job: str | None, limit: int) -> list[DeadLetter]:
     scan = limit if job is None else SCAN_LIMIT
-    return [d for d in await backend.dead_letters(queue, limit=scan) if matches(d, job)][:limit]
+    found = [d for d in await backend.dead_letters(queue, limit=scan) if matches(d, job)][:limit]
+    if job is not None and not found and not registry.names():
+        click.echo(f"no dead letter of a job named {job!r}; class names need --app", err=True)
+    return found
 
 
 @click.group()
@@ -67,12 +76,19 @@ def dlq() -> None:
 @filter_option
 @click.option("--json", "as_json", is_flag=True)
 @backend_option
+@app_option
 @async_command
 async def list_(
-    queue: str, limit: int, filter_: str | None, as_json: bool, backend_name: str | None
+    queue: str,
+    limit: int,
+    filter_: str | None,
+    as_json: bool,
+    backend_name: str | None,
+    apps: tuple[str, ...],
 ) -> None:
     """List dead letters of QUEUE: id, job, attempts, when, why."""
     job = parse_filter(filter_)
+    import_apps(apps)
     backend = open_backend(backend_name)
     try:
         rows = await listing(backend, queue, job, limit)
@@ -101,7 +117,7 @@ async def list_(
                 else "-"
             )
             click.echo(
-                f"☠ {short_id(dead.message_id)} {display_name(job_of(dead))} "
+                f"☠ {short_id(dead.message_id)} {job_of(dead) or NOT_A_JOB} "
                 f"attempt {dead.attempt} {when} — {headline(dead.reason)}"
             )
     if not rows and not as_json:
@@ -149,6 +165,7 @@ async def show(queue: str, message_id: str, backend_name: str | None) -> None:
 @filter_option
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
 @backend_option
+@app_option
 @async_command
 async def replay(
     queue: str,
@@ -156,9 +173,11 @@ async def replay(
     filter_: str | None,
     limit: int | None,
     backend_name: str | None,
+    apps: tuple[str, ...],
 ) -> None:
     """Move dead letters of QUEUE back to it (attempts start again at 1)."""
     job = parse_filter(filter_)
+    import_apps(apps)
     backend = open_backend(backend_name)
     try:
         if ids or job is not None:

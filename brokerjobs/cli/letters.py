@@ -14,6 +14,9 @@ from pydantic_core import from_json
 
 from brokerjobs.backend import DeadLetter
 
+NOT_A_JOB = "(not a job)"
+"""Listed in place of the job name of a body that is not an envelope."""
+
 
 class Unparsed:
     """A body that is not JSON (or is too deeply nested to read): shown as raw bytes."""

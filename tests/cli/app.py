@@ -24,3 +24,10 @@ class Explode(
 
     def run(self, ctx: JobContext) -> None:
         raise RuntimeError(self.why)
+
+
+class AlwaysFails(Job, name="nc.always-fails", queue="cli-default", max_attempts=1):
+    """A job whose registered name is not its class name (a namespace, kebab case)."""
+
+    def run(self, ctx: JobContext) -> None:
+        raise RuntimeError("always")

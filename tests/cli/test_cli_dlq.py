@@ -36,7 +36,9 @@ def test_list_show_replay_purge(cli: Cli) -> None:
     listing = cli("dlq", "list", "cli-default")
     assert listing.code == 0
     rows = listing.out.splitlines()
-    assert len(rows) == 3 and all(row.startswith("☠ ") and " Explode " in row for row in rows)
+    assert len(rows) == 3 and all(
+        row.startswith("☠ ") and " clitest.Explode " in row for row in rows
+    )
     assert cli("dlq", "list", "cli-default", "--filter", "job=Greet").out == ""
     as_json = [
         json.loads(line)
@@ -77,3 +79,26 @@ def test_replay_everything_with_a_progress_bar(cli: Cli) -> None:
 def test_bad_filter_is_a_usage_error(cli: Cli) -> None:
     result = cli("dlq", "list", "cli-default", "--filter", "queue=x")
     assert result.code == 2 and "job=NAME" in result.err
+
+
+def test_filter_matches_class_full_and_short_name_and_list_shows_the_full_name(
+    cli: Cli,
+) -> None:
+    sent = cli("dispatch", "AlwaysFails", "--app", "tests.cli.app")
+    assert sent.code == 0, sent.err
+    park(cli, 1)  # an Explode beside it, which no filter below may match
+    listed = cli("dlq", "list", "cli-default", "--filter", "job=nc.always-fails")
+    assert listed.code == 0 and len(listed.out.splitlines()) == 1, listed.out
+    assert f"☠ {sent.out.strip()[:8]}… nc.always-fails attempt 1 " in listed.out
+    assert " clitest.Explode attempt 1 " in cli("dlq", "list", "cli-default").out
+    for name in ("AlwaysFails", "nc.always-fails", "always-fails", "tests.cli.app.AlwaysFails"):
+        found = cli(
+            "dlq", "list", "cli-default", "--app", "tests.cli.app", "--filter", f"job={name}"
+        )
+        assert found.out == listed.out, (name, found.out, found.err)
+    unknown_class = cli("dlq", "list", "cli-default", "--filter", "job=AlwaysFails")
+    assert unknown_class.out == "" and "--app" in unknown_class.err  # class names need the module
+    replayed = cli(
+        "dlq", "replay", "cli-default", "--app", "tests.cli.app", "--filter", "job=AlwaysFails"
+    )
+    assert replayed.code == 0 and "replayed 1 dead letter" in replayed.out, replayed.err
