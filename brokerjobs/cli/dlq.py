@@ -10,6 +10,7 @@ import click
 
 from brokerjobs.backend import Backend, DeadLetter
 from brokerjobs.cli.common import (
+    CommandFailed,
     UsageProblem,
     app_option,
     async_command,
@@ -19,7 +20,7 @@ from brokerjobs.cli.common import (
     job_aliases,
     open_backend,
 )
-from brokerjobs.cli.letters import NOT_A_JOB, Unparsed, job_of, parse_body
+from brokerjobs.cli.letters import NOT_A_JOB, Unparsed, by_prefix, job_of, parse_body
 from brokerjobs.cli.output import headline, short_id
 from brokerjobs.job import registry
 
@@ -133,17 +134,11 @@ async def show(queue: str, message_id: str, backend_name: str | None) -> None:
     """Show one dead letter of QUEUE in full: envelope, payload and reason."""
     backend = open_backend(backend_name)
     try:
-        found = [
-            d
-            for d in await backend.dead_letters(queue, limit=SCAN_LIMIT)
-            if d.message_id == message_id or d.message_id.startswith(message_id)
-        ]
+        dead = by_prefix(await backend.dead_letters(queue, limit=SCAN_LIMIT), message_id)
     finally:
         await close_backend(backend)
-    if len(found) != 1:
-        what = "no" if not found else "more than one"
-        raise click.ClickException(f"{what} dead letter matches {message_id!r} in {queue!r}")
-    dead = found[0]
+    if dead is None:
+        raise CommandFailed(f"no dead letter matches {message_id!r} in {queue!r}")
     click.echo(
         f"message id: {dead.message_id}\nqueue:      {dead.queue}\n"
         f"attempts:   {dead.attempt}\nparked at:  {dead.dead_lettered_at or '-'}"
@@ -159,9 +154,31 @@ async def show(queue: str, message_id: str, backend_name: str | None) -> None:
     click.echo("reason:\n" + dead.reason)
 
 
+def select(letters: list[DeadLetter], ids: tuple[str, ...], queue: str) -> list[str]:
+    """The ids of ``letters`` named in ``ids`` (each a full id or a unique prefix).
+
+    Every one must match, else nothing is replayed: a typo is an error, not a no-op.
+    """
+    if not ids:
+        return [d.message_id for d in letters]
+    chosen = []
+    for prefix in ids:
+        dead = by_prefix(letters, prefix)
+        if dead is None:
+            raise CommandFailed(f"no dead letter matches {prefix!r} in {queue!r}")
+        chosen.append(dead.message_id)
+    return list(dict.fromkeys(chosen))
+
+
 @dlq.command()
 @click.argument("queue")
-@click.option("--id", "ids", multiple=True, metavar="MESSAGE_ID", help="Only these (repeatable).")
+@click.option(
+    "--id",
+    "ids",
+    multiple=True,
+    metavar="MESSAGE_ID",
+    help="Only these (repeatable); a unique prefix (as `dlq list` prints) is enough.",
+)
 @filter_option
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
 @backend_option
@@ -181,11 +198,9 @@ async def replay(
     backend = open_backend(backend_name)
     try:
         if ids or job is not None:
-            chosen = [
-                d.message_id
-                for d in await listing(backend, queue, job, SCAN_LIMIT)
-                if not ids or d.message_id in ids
-            ][:limit]
+            chosen = select(await listing(backend, queue, job, SCAN_LIMIT), ids, queue)[:limit]
+            if not chosen:
+                raise CommandFailed(f"no dead letter of job {job!r} in {queue!r}")
         else:
             total = (await backend.stats(queue)).dead
             chosen = None

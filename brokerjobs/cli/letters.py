@@ -13,6 +13,7 @@ from typing import Any
 from pydantic_core import from_json
 
 from brokerjobs.backend import DeadLetter
+from brokerjobs.cli.common import CommandFailed
 
 NOT_A_JOB = "(not a job)"
 """Listed in place of the job name of a body that is not an envelope."""
@@ -38,3 +39,17 @@ def job_of(dead: DeadLetter) -> str | None:
     document = parse_body(dead.body)
     job = document.get("job") if isinstance(document, dict) else None
     return job if isinstance(job, str) else None
+
+
+def by_prefix(letters: list[DeadLetter], prefix: str) -> DeadLetter | None:
+    """The one letter whose id is ``prefix`` or starts with it; None when none does.
+
+    :class:`CommandFailed` when several do: the user must give more of the id.
+    """
+    exact = [d for d in letters if d.message_id == prefix]
+    found = exact or [d for d in letters if d.message_id.startswith(prefix)]
+    if len(found) > 1:
+        raise CommandFailed(
+            f"{len(found)} dead letters have ids starting with {prefix!r}; give more of the id"
+        )
+    return found[0] if found else None

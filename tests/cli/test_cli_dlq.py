@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, one_line_error
+from tests.cli.test_cli_dlq_hostile import QUEUE, park_raw
 
 
 def park(cli: Cli, count: int, why: str = "boom") -> list[str]:
@@ -102,3 +103,34 @@ def test_filter_matches_class_full_and_short_name_and_list_shows_the_full_name(
         "dlq", "replay", "cli-default", "--app", "tests.cli.app", "--filter", "job=AlwaysFails"
     )
     assert replayed.code == 0 and "replayed 1 dead letter" in replayed.out, replayed.err
+
+
+def test_replay_takes_the_id_prefix_list_prints_and_nothing_matched_exits_1(cli: Cli) -> None:
+    ids = park(cli, 2)
+    printed = cli("dlq", "list", "cli-default").out.split()[1].rstrip("…")
+    assert len(printed) == 8 and any(i.startswith(printed) for i in ids)
+    replayed = cli("dlq", "replay", "cli-default", "--id", printed)
+    assert replayed.code == 0 and "replayed 1 dead letter" in replayed.out, replayed.err
+    stats = json.loads(cli("stats", "--queue", "cli-default", "--json").out)["queues"][0]
+    assert (stats["ready"], stats["dead"]) == (1, 1)
+
+    for selector in (["--id", "0000nope"], ["--filter", "job=Greet"], ["--id", printed]):
+        nothing = cli("dlq", "replay", "cli-default", *selector)
+        one_line_error(nothing)
+        assert nothing.code == 1 and "no dead letter" in nothing.err, (selector, nothing.err)
+    left = next(i for i in ids if not i.startswith(printed))
+    mixed = cli("dlq", "replay", "cli-default", "--id", left, "--id", "0000nope")
+    assert mixed.code == 1 and "'0000nope'" in mixed.err  # a typo replays nothing
+    assert (
+        json.loads(cli("stats", "--queue", "cli-default", "--json").out)["queues"][0]["dead"] == 1
+    )
+
+
+def test_an_ambiguous_id_prefix_is_refused(cli: Cli) -> None:
+    ids = park_raw(cli, [b"one", b"two"], ids=["abc1" + "0" * 28, "abc2" + "0" * 28])
+    for command in (["show"], ["replay", "--id"]):
+        refused = cli("dlq", *command[:1], QUEUE, *command[1:], "abc")
+        one_line_error(refused)
+        assert refused.code == 1 and "2 dead letters have ids starting with 'abc'" in refused.err
+    shown = cli("dlq", "show", QUEUE, "abc2")
+    assert shown.code == 0 and f"message id: {ids[1]}" in shown.out
