@@ -10,6 +10,7 @@
     │   └── PayloadTooLargeError    the encoded envelope is larger than the limit
     ├── BackendError                the broker said no, or could not be reached
     │   ├── BrokerUnavailableError  connection refused / dropped / timed out (transient)
+    │   │   └── BrokerTimeoutError  no answer within the configured timeout
     │   ├── PublishRejectedError    the broker refused a message (nack, unroutable, failed entry)
     │   ├── QueueNotFoundError      the queue does not exist and may not be created
     │   └── DeliveryLostError       a delivery can no longer be settled (channel or lease gone)
@@ -18,6 +19,11 @@
     └── JobError                    raised *by* a job to steer its own outcome
         ├── Retry                   retry, optionally after a specific delay
         └── Fail                    dead-letter now, no more attempts
+
+Everything dispatch raises is a :class:`DispatchError`: the backend errors a publish can
+meet (unavailable, rejected, queue not found, access refused) are DispatchErrors as well,
+and dispatch wraps any other brokerjobs error in a plain DispatchError (the original is
+its ``__cause__``).
 
 Backends translate their driver's exceptions (pika, aiormq, botocore) into these classes at
 their edge, so nothing above the backend ever handles a driver exception.
@@ -78,11 +84,19 @@ class BrokerUnavailableError(BackendError, DispatchError):
     """
 
 
+class BrokerTimeoutError(BrokerUnavailableError):
+    """The broker did not answer within the configured timeout (connect, confirm, blocked).
+
+    Transient like its parent, but dispatch does not retry it: the caller has already
+    waited the whole timeout once, and retrying would multiply that wait.
+    """
+
+
 class PublishRejectedError(BackendError, DispatchError):
     """The broker refused the message (negative confirm, unroutable, failed batch entry)."""
 
 
-class QueueNotFoundError(BackendError, ConfigurationError):
+class QueueNotFoundError(BackendError, ConfigurationError, DispatchError):
     """The queue does not exist and the backend is not allowed to create it."""
 
     def __init__(self, queue: str, hint: str = "") -> None:

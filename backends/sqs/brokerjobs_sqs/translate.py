@@ -23,6 +23,7 @@ from brokerjobs.errors import (
     BrokerUnavailableError,
     ConfigurationError,
     DeliveryLostError,
+    DispatchError,
     PublishRejectedError,
     QueueNotFoundError,
 )
@@ -67,7 +68,7 @@ _SECRET_PATTERNS = (
 )
 
 
-class SQSAccessDeniedError(BackendError, ConfigurationError):
+class SQSAccessDeniedError(BackendError, ConfigurationError, DispatchError):
     """AWS refused the credentials or the IAM policy forbids the call."""
 
 
