@@ -81,6 +81,16 @@ class RabbitMQSettings(BaseSettings):
         return unquote(urlsplit(self.url.get_secret_value()).password or "")
 
     @property
+    def user(self) -> str:
+        return unquote(urlsplit(self.url.get_secret_value()).username or "guest")
+
+    @property
+    def vhost(self) -> str:
+        """The virtual host the URL names (``/`` when its path is empty, as AMQP URIs say)."""
+        path = urlsplit(self.url.get_secret_value()).path
+        return unquote(path[1:]) if len(path) > 1 else "/"
+
+    @property
     def uses_tls(self) -> bool:
         return urlsplit(self.url.get_secret_value()).scheme == "amqps"
 

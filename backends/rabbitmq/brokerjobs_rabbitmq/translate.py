@@ -75,6 +75,24 @@ def _reply_code(exc: BaseException) -> int | None:
     return None
 
 
+def _vhost_refused(exc: BaseException) -> bool:
+    """Whether the broker closed the connection in answer to ``connection.open``.
+
+    RabbitMQ does that (530 NOT_ALLOWED) when the vhost does not exist or the user may
+    not use it. pika says so with ProbableAccessDeniedError; aiormq only raises an
+    InvalidFrameError whose text names the frames (it keeps no reply code), so the text
+    is all there is to go on.
+    """
+    if isinstance(exc, pex.ProbableAccessDeniedError):
+        return True
+    text = str(exc)
+    return (
+        isinstance(exc, amq.InvalidFrameError)
+        and "Connection.OpenOk" in text
+        and "Connection.Close" in text
+    )
+
+
 def translate(
     exc: BaseException,
     settings: RabbitMQSettings,
@@ -108,6 +126,13 @@ def translate(
         )
     if isinstance(exc, pex.ConnectionBlockedTimeout):
         return blocked_error(settings, action, settings.publish_timeout)
+    if _vhost_refused(exc):
+        return AccessRefusedError(
+            f"{action}: vhost {settings.vhost!r} does not exist or user has no access "
+            f"(user {settings.user!r}, {where}: {detail}); fix the vhost in "
+            "BROKERJOBS_RABBITMQ_URL, or create it (rabbitmqctl add_vhost) and give the "
+            "user permissions on it (rabbitmqctl set_permissions)"
+        )
     code = _reply_code(exc)
     if code == 404:
         if queue is not None and not action.startswith("publish"):

@@ -7,21 +7,25 @@ of this test; the vhost cases use the real broker.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from brokerjobs_rabbitmq import RabbitMQBackend
+from brokerjobs_rabbitmq.translate import AccessRefusedError
 
 import brokerjobs
-from brokerjobs.errors import DispatchError
+from brokerjobs.errors import ConfigurationError, DispatchError
 from tests.integration.rabbitmq.wrong_endpoint_app import Probe
+from tests.support.backend_rabbitmq import broker_address, require_broker
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -111,14 +115,14 @@ async def test_async_dispatch_raises_a_dispatch_error_within_the_timeout(
         await backend.aclose()
 
 
-def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, float]:
+def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> tuple[int, str, float]:
     started = time.monotonic()
     done = subprocess.run(
         [str(Path(sys.executable).with_name("brokerjobs")), *args],
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     return done.returncode, done.stderr, time.monotonic() - started
 
@@ -151,3 +155,45 @@ def test_a_port_that_hangs_up_at_once_is_still_retried() -> None:
         backend.close()
         server.close()
     assert server.accepted == 1 + brokerjobs.config.settings().dispatch_retries
+
+
+def missing_vhost_url() -> str:
+    host, port = broker_address()
+    return f"amqp://guest:guest@{host}:{port}/brokerjobs-test-missing-{uuid.uuid4().hex[:8]}"
+
+
+VHOST_SAYS = "vhost '{vhost}' does not exist or user has no access"
+
+
+async def test_a_wrong_vhost_is_a_clear_access_error_not_a_transient_one() -> None:
+    await require_broker()
+    url = missing_vhost_url()
+    says = VHOST_SAYS.format(vhost=url.rsplit("/", 1)[1])
+    backend = RabbitMQBackend.from_options(url=url, connect_timeout=TIMEOUT)
+    try:
+        with pytest.raises(AccessRefusedError, match=says) as caught:
+            await brokerjobs.dispatch_async(Probe(), backend=backend)
+        assert isinstance(caught.value, DispatchError | ConfigurationError)
+        with pytest.raises(AccessRefusedError, match=says):
+            await asyncio.to_thread(brokerjobs.dispatch, Probe(), backend=backend)
+        with pytest.raises(AccessRefusedError, match=says):
+            await backend.declare("wrong-vhost")  # what the worker does first
+    finally:
+        await backend.aclose()
+        backend.close()
+
+
+def test_a_worker_on_a_wrong_vhost_exits_1_at_once_like_a_wrong_password() -> None:
+    asyncio.run(require_broker())
+    url = missing_vhost_url()
+    code, err, _ = run_cli(
+        "consume",
+        "--queue",
+        "wrong-vhost",
+        env={"BROKERJOBS_BACKEND": "rabbitmq", "BROKERJOBS_RABBITMQ_URL": url},
+        timeout=60,  # a worker retrying forever is killed here, and the test fails
+    )
+    assert code == 1, err
+    assert VHOST_SAYS.format(vhost=url.rsplit("/", 1)[1]) in err
+    assert "retrying" not in err and "Traceback" not in err, err
+    assert "guest:guest" not in err
