@@ -21,7 +21,7 @@ from brokerjobs.cli.common import (
     open_backend,
 )
 from brokerjobs.cli.letters import NOT_A_JOB, Unparsed, by_prefix, job_of, parse_body
-from brokerjobs.cli.output import headline, short_id
+from brokerjobs.cli.output import counted, headline, short_id
 from brokerjobs.job import registry
 
 SCAN_LIMIT = 10_000
@@ -222,7 +222,7 @@ async def replay(
                     bar.update(done)
     finally:
         await close_backend(backend)
-    click.echo(f"replayed {replayed} dead letters to {queue!r}")
+    click.echo(f"replayed {counted(replayed, 'dead letter')} to {queue!r}")
 
 
 @dlq.command()
@@ -239,8 +239,10 @@ async def purge(queue: str, yes: bool, backend_name: str | None) -> None:
             click.echo(f"no dead letters in {queue!r}")
             return
         if not yes:
-            click.confirm(f"Delete {count} dead letters of {queue!r} for good?", abort=True)
+            click.confirm(
+                f"Delete {counted(count, 'dead letter')} of {queue!r} for good?", abort=True
+            )
         deleted = await backend.purge_dead_letters(queue)
     finally:
         await close_backend(backend)
-    click.echo(f"deleted {deleted} dead letters from {queue!r}")
+    click.echo(f"deleted {counted(deleted, 'dead letter')} from {queue!r}")

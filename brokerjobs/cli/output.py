@@ -24,6 +24,11 @@ def display_name(job_name: str | None) -> str:
     return job_name.rsplit(".", 1)[-1]
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 dead letter``, ``2 dead letters``: a count with its noun in the right number."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def human_seconds(seconds: float) -> str:
     """``350 ms``, ``1.5 s``, ``8 s``, ``3 min``, ``2 h``."""
     if seconds < 1:

@@ -251,9 +251,10 @@ class Worker:
         pending = set(self._running)
         if pending:
             log.warning(
-                "stopping with %d jobs unfinished; they are left unsettled and the "
+                "stopping with %d job%s unfinished; they are left unsettled and the "
                 "broker redelivers them",
                 len(pending),
+                "" if len(pending) == 1 else "s",
             )
             for task in pending:
                 task.cancel()

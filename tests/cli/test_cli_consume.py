@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 
 from tests.cli.conftest import Cli
 
@@ -121,3 +122,17 @@ def test_quiet_from_the_environment_in_json_format(cli: Cli) -> None:
     code, err = worker.stop()
     assert code == 0, err
     assert events == ["job.retrying", "job.dead_lettered"]
+
+
+def test_sigterm_says_how_many_jobs_it_finishes_in_the_right_number(cli: Cli) -> None:
+    started = cli.cwd / "nap-started"
+    payload = json.dumps({"started": str(started), "seconds": 2})
+    assert cli("dispatch", "clitest.Nap", "--app", "tests.cli.app", "--payload", payload).code == 0
+    worker = cli.start("consume", "--app", "tests.cli.app", "--queue", "cli-default")
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)  # poll: the job touches the file when it starts
+    code, err = worker.stop()
+    assert code == 0, err
+    assert "SIGTERM received: finishing 1 running job (send it again" in err, err

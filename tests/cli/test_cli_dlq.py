@@ -57,7 +57,7 @@ def test_list_show_replay_purge(cli: Cli) -> None:
     assert cli("dlq", "show", "cli-default", "nope").code == 1
 
     replayed = cli("dlq", "replay", "cli-default", "--id", ids[0])
-    assert replayed.code == 0 and "replayed 1 dead letters" in replayed.out
+    assert replayed.code == 0 and "replayed 1 dead letter to" in replayed.out
     stats = json.loads(cli("stats", "--queue", "cli-default", "--json").out)["queues"][0]
     assert (stats["ready"], stats["dead"]) == (2, 2)
 
@@ -102,7 +102,7 @@ def test_filter_matches_class_full_and_short_name_and_list_shows_the_full_name(
     replayed = cli(
         "dlq", "replay", "cli-default", "--app", "tests.cli.app", "--filter", "job=AlwaysFails"
     )
-    assert replayed.code == 0 and "replayed 1 dead letter" in replayed.out, replayed.err
+    assert replayed.code == 0 and "replayed 1 dead letter to" in replayed.out, replayed.err
 
 
 def test_replay_takes_the_id_prefix_list_prints_and_nothing_matched_exits_1(cli: Cli) -> None:
@@ -110,7 +110,7 @@ def test_replay_takes_the_id_prefix_list_prints_and_nothing_matched_exits_1(cli:
     printed = cli("dlq", "list", "cli-default").out.split()[1].rstrip("…")
     assert len(printed) == 8 and any(i.startswith(printed) for i in ids)
     replayed = cli("dlq", "replay", "cli-default", "--id", printed)
-    assert replayed.code == 0 and "replayed 1 dead letter" in replayed.out, replayed.err
+    assert replayed.code == 0 and "replayed 1 dead letter to" in replayed.out, replayed.err
     stats = json.loads(cli("stats", "--queue", "cli-default", "--json").out)["queues"][0]
     assert (stats["ready"], stats["dead"]) == (1, 1)
 
@@ -121,9 +121,10 @@ def test_replay_takes_the_id_prefix_list_prints_and_nothing_matched_exits_1(cli:
     left = next(i for i in ids if not i.startswith(printed))
     mixed = cli("dlq", "replay", "cli-default", "--id", left, "--id", "0000nope")
     assert mixed.code == 1 and "'0000nope'" in mixed.err  # a typo replays nothing
-    assert (
-        json.loads(cli("stats", "--queue", "cli-default", "--json").out)["queues"][0]["dead"] == 1
-    )
+    stats = json.loads(cli("stats", "--queue", "cli-default", "--json").out)["queues"][0]
+    assert stats["dead"] == 1
+    purged = cli("dlq", "purge", "cli-default", "--yes")
+    assert purged.code == 0 and "deleted 1 dead letter from" in purged.out, purged.out
 
 
 def test_an_ambiguous_id_prefix_is_refused(cli: Cli) -> None:

@@ -92,6 +92,8 @@ def test_sync_dispatch_raises_a_dispatch_error_within_the_timeout(listener: NotA
                 send()
             took = time.monotonic() - started
             assert took < TIMEOUT + 2.0, f"{took:.1f} s: {caught.value}"
+            # What was being done: publishing, even when the first step is a declaration.
+            assert "publish" in str(caught.value) and "consumer" not in str(caught.value)
             assert "guest:guest" not in str(caught.value)
     finally:
         backend.close()
@@ -111,6 +113,8 @@ async def test_async_dispatch_raises_a_dispatch_error_within_the_timeout(
                 await send()
             took = time.monotonic() - started
             assert took < TIMEOUT + 2.0, f"{took:.1f} s: {caught.value}"
+            # What was being done: publishing, even when the first step is a declaration.
+            assert "publish" in str(caught.value) and "consumer" not in str(caught.value)
     finally:
         await backend.aclose()
 
@@ -140,6 +144,7 @@ def test_cli_dispatch_fails_in_one_line_within_the_timeout(listener: NotAmqp) ->
     code, err, took = run_cli("dispatch", "wrongendpoint.Probe", *app, env=env)
     assert code == 1, err
     assert "Traceback" not in err and err.startswith("Error: ") and err.count("\n") == 1, err
+    assert "Error: publish to 'wrong-endpoint'" in err, err
     # Four connect timeouts (what dispatch's retries did) would be 12 s more.
     assert took - start_up < TIMEOUT + 3.0, f"{took:.1f} s, start-up {start_up:.1f} s"
 
