@@ -116,7 +116,9 @@ def translate(exc: BaseException, operation: str, queue: str | None = None) -> E
             "profile, an instance role, or BROKERJOBS_SQS_AWS_ACCESS_KEY_ID/_SECRET_ACCESS_KEY"
         )
     if isinstance(exc, NoRegionError):
-        return ConfigurationError("no AWS region: set BROKERJOBS_SQS_REGION or AWS_REGION")
+        return ConfigurationError(
+            "no AWS region: set BROKERJOBS_SQS_REGION, AWS_REGION or AWS_DEFAULT_REGION"
+        )
     if isinstance(exc, ReadTimeoutError):
         return BrokerUnavailableError(f"SQS {operation}{where} timed out")
     if isinstance(exc, ConnectionError | ConnectionClosedError | HTTPClientError):

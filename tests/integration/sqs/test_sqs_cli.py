@@ -1,0 +1,70 @@
+"""``brokerjobs`` commands on SQS (a moto server over HTTP), as a user runs them.
+
+The environment is built from scratch for each run: no AWS variable of the machine or
+shared config file leaks in, so what the command sees is exactly what the test sets.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.backend_sqs import SQSHarness, connection_options, raw_client
+
+pytestmark = pytest.mark.sqs
+
+ROOT = Path(__file__).resolve().parents[3]
+EXECUTABLE = Path(sys.executable).with_name("brokerjobs")
+
+
+def sqs_env(harness: SQSHarness, **extra: str) -> dict[str, str]:
+    """The variables a user sets for SQS on a local endpoint, without a region unless given."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BROKERJOBS_"))}
+    return {
+        **keep,
+        "PYTHONPATH": str(ROOT),
+        "BROKERJOBS_BACKEND": "sqs",
+        "BROKERJOBS_SQS_ENDPOINT_URL": connection_options()["endpoint_url"],
+        "BROKERJOBS_SQS_QUEUE_PREFIX": f"{harness.prefix}-",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **extra,
+    }
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(EXECUTABLE), *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def queues_named(prefix: str) -> list[str]:
+    client = raw_client()
+    try:
+        return sorted(client.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []))
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION", "BROKERJOBS_SQS_REGION"])
+def test_the_region_comes_from_any_of_the_documented_variables(
+    sqs: SQSHarness, variable: str
+) -> None:
+    env = sqs_env(sqs, **{variable: "us-east-1"})
+    assert run(env, "dispatch", "--help").returncode == 0
+    result = run(env, "stats", "--queue", "work", "--json")
+    assert "no AWS region" not in result.stderr, result.stderr
+
+
+def test_without_a_region_the_error_names_every_variable(sqs: SQSHarness) -> None:
+    result = run(sqs_env(sqs), "stats", "--queue", "work")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    for variable in ("BROKERJOBS_SQS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        assert variable in result.stderr, result.stderr
