@@ -59,8 +59,9 @@ def test_the_region_comes_from_any_of_the_documented_variables(
 ) -> None:
     env = sqs_env(sqs, **{variable: "us-east-1"})
     assert run(env, "dispatch", "--help").returncode == 0
-    result = run(env, "stats", "--queue", "work", "--json")
-    assert "no AWS region" not in result.stderr, result.stderr
+    created = run(env, "stats", "--queue", "work", "--json")  # missing: refused, not created
+    assert "no AWS region" not in created.stderr, created.stderr
+    assert "does not exist" in created.stderr, created.stderr
 
 
 def test_without_a_region_the_error_names_every_variable(sqs: SQSHarness) -> None:
@@ -68,3 +69,19 @@ def test_without_a_region_the_error_names_every_variable(sqs: SQSHarness) -> Non
     assert result.returncode == 1 and "Traceback" not in result.stderr
     for variable in ("BROKERJOBS_SQS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
         assert variable in result.stderr, result.stderr
+
+
+def test_reading_commands_never_create_queues(sqs: SQSHarness) -> None:
+    env = sqs_env(sqs, AWS_REGION="us-east-1")
+    for command in (
+        ["stats", "--queue", "typo"],
+        ["dlq", "list", "typo"],
+        ["dlq", "show", "typo", "abc"],
+        ["dlq", "replay", "typo"],
+        ["dlq", "purge", "typo", "--yes"],
+    ):
+        result = run(env, *command)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert "queue" in result.stderr and "does not exist" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert queues_named(f"{sqs.prefix}-") == []
