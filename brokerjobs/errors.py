@@ -31,6 +31,8 @@ their edge, so nothing above the backend ever handles a driver exception.
 
 from __future__ import annotations
 
+import difflib
+
 
 class BrokerJobsError(Exception):
     """Base class of every error raised by brokerjobs."""
@@ -40,17 +42,33 @@ class ConfigurationError(BrokerJobsError):
     """The configuration is invalid or incomplete."""
 
 
+SHIPPED_BACKENDS = ("memory", "sqlite", "postgres", "mysql", "rabbitmq", "sqs")
+"""The backends brokerjobs ships; each but memory is an extra: ``brokerjobs[NAME]``."""
+
+
 class UnknownBackendError(ConfigurationError):
-    """No installed backend is registered under the requested name."""
+    """No installed backend is registered under the requested name.
+
+    A shipped backend that is not installed gets its install command; a name close to
+    a known one (a typo) gets "did you mean"; any other name is a third-party backend.
+    """
 
     def __init__(self, name: str, installed: list[str]) -> None:
         self.name = name
         self.installed = installed
         listed = ", ".join(sorted(installed)) or "none"
-        super().__init__(
-            f"unknown backend {name!r}; installed backends: {listed}. "
-            f'To add it, run: pip install "brokerjobs[{name}]"'
-        )
+        known = sorted(set(installed) | set(SHIPPED_BACKENDS))
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        if name in SHIPPED_BACKENDS:
+            hint = f'To add it, run: pip install "brokerjobs[{name}]"'
+        elif close:
+            hint = f"did you mean {close[0]}?"
+        else:
+            hint = (
+                "brokerjobs ships no backend of that name; a third-party backend must be "
+                "installed and register it in the 'brokerjobs.backends' entry-point group"
+            )
+        super().__init__(f"unknown backend {name!r}; {hint} (installed backends: {listed})")
 
 
 class DispatchError(BrokerJobsError):

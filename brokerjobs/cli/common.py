@@ -118,6 +118,17 @@ def import_apps(apps: tuple[str, ...]) -> list[str]:
             importlib.import_module(name)
         except ImportError as exc:
             raise UsageProblem("--app", f"cannot import {name!r}: {exc}") from None
+        except SyntaxError as exc:
+            where = f" ({exc.filename}, line {exc.lineno})" if exc.filename else ""
+            raise UsageProblem(
+                "--app", f"cannot import {name!r}: {type(exc).__name__}: {exc.msg}{where}"
+            ) from None
+        except Exception as exc:  # the module raised while importing: its bug, one line
+            raise UsageProblem(
+                "--app",
+                f"cannot import {name!r}: it raised {type(exc).__name__}: {exc} "
+                f"(run python -c 'import {name}' to see the traceback)",
+            ) from None
     return names
 
 

@@ -95,7 +95,26 @@ def test_unknown_backend_lists_installed_ones_and_the_install_command() -> None:
         brokerjobs.dispatch(SendWelcomeEmail(user_id=1), backend="kafka")
     message = str(info.value)
     assert "memory" in message
-    assert 'pip install "brokerjobs[kafka]"' in message
+    assert "brokerjobs ships no backend of that name" in message
+    assert "brokerjobs[kafka]" not in message  # no such extra: installing it would fail
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("rabbitmqq", "unknown backend 'rabbitmqq'; did you mean rabbitmq?"),
+        ("sqlit", "unknown backend 'sqlit'; did you mean sqlite?"),
+        ("Memory", "unknown backend 'Memory'; did you mean memory?"),
+    ],
+)
+def test_a_typo_of_a_backend_name_gets_did_you_mean(name: str, says: str) -> None:
+    error = UnknownBackendError(name, ["memory", "sqlite"])
+    assert str(error).startswith(says) and "pip install" not in str(error)
+
+
+def test_a_shipped_backend_that_is_not_installed_gets_its_install_command() -> None:
+    error = UnknownBackendError("rabbitmq", ["memory", "sqlite"])
+    assert 'pip install "brokerjobs[rabbitmq]"' in str(error)
 
 
 async def test_dispatch_many_batches_per_queue_and_keeps_order() -> None:
