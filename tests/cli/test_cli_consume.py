@@ -136,3 +136,22 @@ def test_sigterm_says_how_many_jobs_it_finishes_in_the_right_number(cli: Cli) ->
     code, err = worker.stop()
     assert code == 0, err
     assert "SIGTERM received: finishing 1 running job (send it again" in err, err
+
+
+def test_a_second_sigterm_exits_1_at_once_even_with_a_sync_job_running(cli: Cli) -> None:
+    """A sync job's pool thread must not hold the process until the job ends."""
+    started = cli.cwd / "nap-started"
+    payload = json.dumps({"started": str(started), "seconds": 30})
+    assert cli("dispatch", "clitest.Nap", "--app", "tests.cli.app", "--payload", payload).code == 0
+    worker = cli.start("consume", "--app", "tests.cli.app", "--queue", "cli-default")
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)  # poll: the job touches the file when it starts
+    worker.process.send_signal(signal.SIGTERM)
+    second = time.monotonic()
+    # SIGINT, not SIGTERM again: two pending signals of one kind may merge into one.
+    code, err = worker.stop(signal.SIGINT)
+    assert code == 1, err
+    assert time.monotonic() - second < 5, err
+    assert "stopping now" in err

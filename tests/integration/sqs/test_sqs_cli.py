@@ -6,9 +6,13 @@ shared config file leaks in, so what the command sees is exactly what the test s
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,3 +89,42 @@ def test_reading_commands_never_create_queues(sqs: SQSHarness) -> None:
         assert "queue" in result.stderr and "does not exist" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
     assert queues_named(f"{sqs.prefix}-") == []
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.05)  # poll
+
+
+def test_a_second_sigterm_stops_at_once_with_exit_1(sqs: SQSHarness, tmp_path: Path) -> None:
+    """The first SIGTERM waits for the running job; the second abandons it (redelivered)."""
+    env = {**sqs_env(sqs, AWS_REGION="us-east-1"), "BROKERJOBS_SQS_WAIT_TIME": "10"}
+    started = tmp_path / "started"
+    payload = json.dumps({"started": str(started), "seconds": 30})
+    sent = run(env, "dispatch", "clitest.Nap", "--app", "tests.cli.app", "--payload", payload)
+    assert sent.returncode == 0, sent.stderr
+    log = tmp_path / "worker.err"
+    with log.open("w") as err, (tmp_path / "worker.out").open("w") as out:
+        worker = subprocess.Popen(
+            [str(EXECUTABLE), "consume", "--app", "tests.cli.app", "--queue", "cli-default"],
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
+    try:
+        wait_for(started.exists, "job start")
+        worker.send_signal(signal.SIGTERM)
+        wait_for(lambda: "SIGTERM received" in log.read_text(), "first SIGTERM handled")
+        second = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(60)
+        took = time.monotonic() - second
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+    assert code == 1, log.read_text()
+    assert took < 5, f"exited {took:.1f} s after the second SIGTERM: {log.read_text()}"
+    assert "✔" not in (tmp_path / "worker.out").read_text()
