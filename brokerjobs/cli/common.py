@@ -15,9 +15,11 @@ import click
 
 from brokerjobs import config
 from brokerjobs.backend import Backend
+from brokerjobs.dead_letter_ops import job_aliases
 from brokerjobs.discovery import get_backend
 from brokerjobs.errors import BrokerJobsError, UnknownBackendError
-from brokerjobs.job import registry
+
+__all__ = ["job_aliases"]  # re-exported for the commands
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -130,20 +132,6 @@ def import_apps(apps: tuple[str, ...]) -> list[str]:
                 f"(run python -c 'import {name}' to see the traceback)",
             ) from None
     return names
-
-
-def job_aliases(job_name: str) -> set[str]:
-    """Every name a user may give for the job registered as ``job_name``.
-
-    Its full name, its last dotted part, and, when its class is registered (``--app``),
-    the class name and dotted class path: ``name="nc.always-fails"`` on ``AlwaysFails``
-    answers to ``nc.always-fails``, ``always-fails`` and ``AlwaysFails``.
-    """
-    aliases = {job_name, job_name.rsplit(".", 1)[-1]}
-    if job_name in registry:
-        cls = registry.get(job_name)
-        aliases |= {cls.__name__, cls.__qualname__, f"{cls.__module__}.{cls.__qualname__}"}
-    return aliases
 
 
 def split_queues(value: str | None) -> list[str]:

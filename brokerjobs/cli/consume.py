@@ -25,8 +25,9 @@ from brokerjobs.cli.common import (
 from brokerjobs.cli.output import reporter
 from brokerjobs.errors import BrokerJobsError
 from brokerjobs.worker import Worker
+from brokerjobs.worker.limits import Limits
 from brokerjobs.worker.shutdown import install_signal_handlers
-from brokerjobs.worker.supervisor import Supervisor
+from brokerjobs.worker.supervisor import RETIRED, SUPERVISED_ENV, Supervisor
 
 FORCED_CLOSE_TIMEOUT = 2.0
 """Seconds the backend gets to close (and flush acks) after jobs were abandoned."""
@@ -52,9 +53,10 @@ FORCED_CLOSE_TIMEOUT = 2.0
 )
 @click.option(
     "--prefetch",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=0),
     default=None,
-    help="Deliveries each queue may hold ahead of free slots [default: concurrency].",
+    help="Deliveries each queue may hold ahead of free slots; 0: none beyond the running "
+    "jobs [default: concurrency].",
 )
 @click.option(
     "--processes",
@@ -69,6 +71,32 @@ FORCED_CLOSE_TIMEOUT = 2.0
     default=30.0,
     show_default=True,
     help="Seconds running jobs get to finish after SIGTERM.",
+)
+@click.option(
+    "--burst",
+    is_flag=True,
+    default=False,
+    help="Run what is ready, then exit 0 (delayed messages do not keep it running).",
+)
+@click.option(
+    "--max-jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop gracefully after starting this many jobs (the supervisor replaces it).",
+)
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Stop gracefully after this long (the supervisor replaces it).",
+)
+@click.option(
+    "--max-memory",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="MB",
+    help="Stop gracefully after a job leaves resident memory above this many MiB.",
 )
 @click.option(
     "--log-format",
@@ -108,6 +136,10 @@ def consume(
     prefetch: int | None,
     processes: int,
     shutdown_timeout: float,
+    burst: bool,
+    max_jobs: int | None,
+    max_time: float | None,
+    max_memory: float | None,
     log_format: str,
     metrics_port: int | None,
     quiet: bool,
@@ -121,6 +153,10 @@ def consume(
     first SIGTERM/SIGINT stops fetching, gives back prefetched messages and lets running
     jobs finish within --shutdown-timeout; a second one stops at once (unfinished jobs
     are redelivered).
+
+    --burst exits 0 once the queues are drained. --max-jobs, --max-time and --max-memory
+    stop the worker gracefully when reached: it exits 0, or, under --processes, the
+    supervisor starts a fresh process in its place.
     """
     setup_logging(log_format, log_level)
     queues = split_queues(queue_list)
@@ -155,6 +191,15 @@ def consume(
             command += ["--metrics-port", str(metrics_port)]
         if quiet:
             command.append("--quiet")
+        if burst:
+            command.append("--burst")
+        for option, value in (
+            ("--max-jobs", max_jobs),
+            ("--max-time", max_time),
+            ("--max-memory", max_memory),
+        ):
+            if value is not None:
+                command += [option, str(value)]
         open_backend(backend_name)  # fail fast on a bad name, before forking anything
         sys.exit(Supervisor(command, processes).run())
     backend = open_backend(backend_name)
@@ -166,6 +211,8 @@ def consume(
             prefetch=prefetch,
             shutdown_timeout=shutdown_timeout,
             hooks=reporter(log_format, quiet=quiet),
+            burst=burst,
+            limits=Limits(max_jobs=max_jobs, max_time=max_time, max_memory=max_memory),
         )
     except BrokerJobsError as exc:
         raise click.ClickException(str(exc)) from None
@@ -189,7 +236,8 @@ def consume(
                 async with asyncio.timeout(None if clean else FORCED_CLOSE_TIMEOUT):
                     await close_backend(backend)
 
-    if not run_async(work):
+    clean = run_async(work)
+    if not clean:
         # Jobs were abandoned (second signal, or the grace period ran out): exit now, even
         # though sync jobs still run in pool threads, which would hold the interpreter's
         # exit until they end. Their messages are redelivered by the broker.
@@ -197,4 +245,6 @@ def consume(
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)
+    if worker.retired and os.environ.get(SUPERVISED_ENV):
+        sys.exit(RETIRED)  # the supervisor replaces it
     sys.exit(0)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from brokerjobs import dead_letter_ops as ops
 from brokerjobs.backend import Backend, DeadLetter
 from brokerjobs.cli.common import (
     CommandFailed,
@@ -17,16 +18,12 @@ from brokerjobs.cli.common import (
     backend_option,
     close_backend,
     import_apps,
-    job_aliases,
     open_backend,
 )
 from brokerjobs.cli.letters import NOT_A_JOB, Unparsed, by_prefix, job_of, parse_body
 from brokerjobs.cli.output import counted, headline, short_id
+from brokerjobs.dead_letter_ops import SCAN_LIMIT
 from brokerjobs.job import registry
-
-SCAN_LIMIT = 10_000
-"""Dead letters read at most when filtering (the backend lists, it does not search)."""
-REPLAY_CHUNK = 50
 
 
 def parse_filter(value: str | None) -> str | None:
@@ -37,14 +34,6 @@ def parse_filter(value: str | None) -> str | None:
     if not sep or key.strip() != "job" or not wanted.strip():
         raise UsageProblem("--filter", "use job=NAME")
     return wanted.strip()
-
-
-def matches(dead: DeadLetter, job: str | None) -> bool:
-    """Whether ``dead`` is a letter of the job the user named (full, short or class name)."""
-    if job is None:
-        return True
-    name = job_of(dead)
-    return name is not None and job in job_aliases(name)
 
 
 def filter_option(func: Any) -> Any:
@@ -59,8 +48,7 @@ def filter_option(func: Any) -> Any:
 
 
 async def listing(backend: Backend, queue: str, job: str | None, limit: int) -> list[DeadLetter]:
-    scan = limit if job is None else SCAN_LIMIT
-    found = [d for d in await backend.dead_letters(queue, limit=scan) if matches(d, job)][:limit]
+    found = await ops.listing(backend, queue, job, limit)
     if job is not None and not found and not registry.names():
         click.echo(f"no dead letter of a job named {job!r}; class names need --app", err=True)
     return found
@@ -202,24 +190,21 @@ async def replay(
             if not chosen:
                 raise CommandFailed(f"no dead letter of job {job!r} in {queue!r}")
         else:
-            total = (await backend.stats(queue)).dead
             chosen = None
-        target = len(chosen) if chosen is not None else min(total, limit or total)
-        replayed = 0
-        with click.progressbar(length=target, label=f"replaying {queue}", file=sys.stderr) as bar:
-            if chosen is not None:
-                for start in range(0, len(chosen), REPLAY_CHUNK):
-                    batch = chosen[start : start + REPLAY_CHUNK]
-                    replayed += await backend.replay_dead_letters(queue, message_ids=batch)
-                    bar.update(len(batch))
-            else:
-                while replayed < target:
-                    step = min(REPLAY_CHUNK, target - replayed)
-                    done = await backend.replay_dead_letters(queue, limit=step)
-                    if not done:
-                        break
-                    replayed += done
-                    bar.update(done)
+        with click.progressbar(length=0, label=f"replaying {queue}", file=sys.stderr) as bar:
+
+            def started(target: int) -> None:
+                bar.length = target
+
+            replayed = await ops.replay(
+                backend,
+                queue,
+                ids=chosen or (),
+                job=None if chosen else job,
+                limit=limit,
+                started=started,
+                progress=bar.update,
+            )
     finally:
         await close_backend(backend)
     click.echo(f"replayed {counted(replayed, 'dead letter')} to {queue!r}")
@@ -242,7 +227,7 @@ async def purge(queue: str, yes: bool, backend_name: str | None) -> None:
             click.confirm(
                 f"Delete {counted(count, 'dead letter')} of {queue!r} for good?", abort=True
             )
-        deleted = await backend.purge_dead_letters(queue)
+        deleted = await ops.purge(backend, queue)
     finally:
         await close_backend(backend)
     click.echo(f"deleted {counted(deleted, 'dead letter')} from {queue!r}")

@@ -1,44 +1,19 @@
-"""Reading dead letters for the ``dlq`` commands: bodies are hostile input by definition.
+"""Reading dead letters for the ``dlq`` commands: id prefixes and what to print.
 
-A body is dead-lettered *because* something about it was wrong, so nothing here may
-assume it is JSON, UTF-8 or sanely nested. It is parsed with pydantic's JSON parser, the
-one the worker decodes envelopes with: it refuses documents nested more than about 200
-levels deep instead of recursing (``json.loads`` raises ``RecursionError`` on them).
+Bodies are parsed by :mod:`brokerjobs.dead_letter_ops` (shared with the dashboard) with
+the worker's depth-capped parser: a body is hostile input by definition.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic_core import from_json
-
 from brokerjobs.backend import DeadLetter
 from brokerjobs.cli.common import CommandFailed
+from brokerjobs.dead_letter_ops import Unparsed, job_of, parse_body
+
+__all__ = ["NOT_A_JOB", "Unparsed", "by_prefix", "job_of", "parse_body"]
 
 NOT_A_JOB = "(not a job)"
 """Listed in place of the job name of a body that is not an envelope."""
-
-
-class Unparsed:
-    """A body that is not JSON (or is too deeply nested to read): shown as raw bytes."""
-
-    def __init__(self, problem: str) -> None:
-        self.problem = problem
-
-
-def parse_body(body: bytes) -> Any:
-    """The body as a JSON value, or :class:`Unparsed` with the parser's reason."""
-    try:
-        return from_json(body)
-    except ValueError as exc:
-        return Unparsed(str(exc))
-
-
-def job_of(dead: DeadLetter) -> str | None:
-    """The envelope's job name, or None when the body is not an envelope."""
-    document = parse_body(dead.body)
-    job = document.get("job") if isinstance(document, dict) else None
-    return job if isinstance(job, str) else None
 
 
 def by_prefix(letters: list[DeadLetter], prefix: str) -> DeadLetter | None:
