@@ -23,6 +23,9 @@ from brokerjobs.options import JobOptions
 
 if TYPE_CHECKING:
     from brokerjobs.core_settings import Settings
+    from brokerjobs.guards.result import DispatchResult
+    from brokerjobs.store import Store
+    from brokerjobs.stores import get_store
     from brokerjobs.worker import Hooks, JobEvent, Worker
 
 __version__ = "0.1.0"
@@ -32,6 +35,7 @@ __all__ = [
     "BrokerJobsError",
     "DeadLetter",
     "Delivery",
+    "DispatchResult",
     "Fail",
     "Hooks",
     "Job",
@@ -42,6 +46,7 @@ __all__ = [
     "QueueStats",
     "Retry",
     "Settings",
+    "Store",
     "Worker",
     "configure",
     "dispatch",
@@ -49,6 +54,7 @@ __all__ = [
     "dispatch_many",
     "dispatch_many_async",
     "get_backend",
+    "get_store",
     "installed_backends",
     "registry",
 ]
@@ -60,6 +66,9 @@ _LAZY = {
     "Hooks": "brokerjobs.worker",
     "JobEvent": "brokerjobs.worker",
     "Worker": "brokerjobs.worker",
+    "Store": "brokerjobs.store",
+    "DispatchResult": "brokerjobs.guards.result",
+    "get_store": "brokerjobs.stores",
 }
 
 

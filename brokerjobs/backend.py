@@ -33,7 +33,7 @@ import abc
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,3 +233,17 @@ class Backend(abc.ABC):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
         self.close()
+
+
+@runtime_checkable
+class Defers(Protocol):
+    """Optional capability: put an unstarted message back for later without counting it.
+
+    What a job over its rate or concurrency limit needs (Laravel's ``release($delay)``):
+    deliverable again after ``delay`` seconds, with the same ``attempt`` as now. Backends
+    without it are deferred with :meth:`Backend.retry` instead, which counts an attempt.
+    """
+
+    async def defer(self, delivery: Delivery, *, delay: float) -> None:
+        """Deliver the message again after ``delay`` seconds with the same attempt number."""
+        ...

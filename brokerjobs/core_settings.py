@@ -22,6 +22,10 @@ class Settings(BaseSettings):
         default=DEFAULT_BACKEND,
         description="Backend used when dispatch/consume name none (entry-point name).",
     )
+    store: str | None = Field(
+        default=None,
+        description="Coordination store: a URL or an installed store name (BROKERJOBS_STORE).",
+    )
     max_message_size: int = Field(
         default=256 * 1024, gt=0, description="Largest encoded envelope dispatch accepts, bytes."
     )

@@ -23,8 +23,12 @@ from brokerjobs.errors import (
     DispatchError,
     PayloadTooLargeError,
 )
+from brokerjobs.guards import dispatching as guarded
+from brokerjobs.guards import unique
+from brokerjobs.guards.result import DispatchResult
 from brokerjobs.job import Job
 from brokerjobs.options import JobOptions
+from brokerjobs.store import Store
 
 Delay = float | int | timedelta
 
@@ -70,6 +74,7 @@ def prepare(
     max_attempts: int | None = None,
     priority: int | None = None,
     headers: Mapping[str, str] | None = None,
+    idempotency_key: str | None = None,
 ) -> _Prepared:
     """Build and size-check the envelope for ``job`` (no I/O)."""
     if not isinstance(job, Job):
@@ -90,7 +95,7 @@ def prepare(
         max_attempts=options.max_attempts,
         created_at=now,
         not_before=now + timedelta(seconds=seconds) if seconds else None,
-        headers=telemetry.outgoing_headers(headers),
+        headers=telemetry.outgoing_headers(_with_guards(job, options, headers, idempotency_key)),
     )
     body = encode(envelope)
     limit = min(config.settings().max_message_size, backend.max_message_size)
@@ -100,6 +105,16 @@ def prepare(
         body=body, message_id=envelope.id, delay=seconds, priority=options.priority
     )
     return _Prepared(options.queue, message, envelope)
+
+
+def _with_guards(
+    job: Job, options: JobOptions, headers: Mapping[str, str] | None, idempotency: str | None
+) -> Mapping[str, str] | None:
+    if not options.guards and idempotency is None:
+        return headers
+    from brokerjobs.guards.keys import guard_headers
+
+    return {**guard_headers(job, idempotency), **(headers or {})}
 
 
 def _backoffs() -> Iterator[float]:
@@ -121,7 +136,8 @@ def dispatch(
     priority: int | None = None,
     headers: Mapping[str, str] | None = None,
     connection: Any = None,
-) -> str:
+    idempotency_key: str | None = None,
+) -> DispatchResult:
     """Send ``job`` to its queue and return the message id, once the broker accepted it.
 
     ``delay`` (seconds or timedelta) or ``eta`` (aware datetime) postpone the first run.
@@ -130,18 +146,34 @@ def dispatch(
 
     ``connection`` (SQL backends only) enqueues through your own open database connection,
     inside your transaction: the job exists only if you commit (transactional outbox).
+
+    The id returned is a :class:`~brokerjobs.guards.DispatchResult` (a ``str``): for a
+    unique job (``unique_for``) whose equal is already queued, nothing is sent and it is
+    that job's id with ``.duplicate`` True. ``idempotency_key`` makes the worker run the
+    job at most once to completion per key (see docs/coordination.md).
     """
     target = get_backend(backend)
     _check_publish_in(target, connection)
     overrides = _overrides(queue, delay, eta, max_attempts, priority, headers)
+    store = _guard_store(job, target, idempotency_key)
     with telemetry.producer_span() as span:
-        item = _prepare_traced(span, job, target, overrides)
-        with _dispatch_errors():
-            if connection is not None:
-                _publish_in(target, connection, item.queue, [item.message])
-            else:
-                _with_retries(lambda: target.publish_sync(item.queue, item.message))
-    return item.envelope.id
+        item = _prepare_traced(span, job, target, {**overrides, "idempotency_key": idempotency_key})
+        lock = None if store is None else guarded.unique_lock(item.envelope, job)
+        if store is not None and lock is not None:
+            existing = guarded.take_sync(store, lock, item.envelope.id)
+            if existing is not None:
+                return guarded.duplicate(item.envelope.job, existing)
+        try:
+            with _dispatch_errors():
+                if connection is not None:
+                    _publish_in(target, connection, item.queue, [item.message])
+                else:
+                    _with_retries(lambda: target.publish_sync(item.queue, item.message))
+        except BaseException:
+            if store is not None and lock is not None:
+                unique.give_back_sync(store, lock[0], item.envelope.id)
+            raise
+    return DispatchResult(item.envelope.id)
 
 
 async def dispatch_async(
@@ -154,15 +186,34 @@ async def dispatch_async(
     max_attempts: int | None = None,
     priority: int | None = None,
     headers: Mapping[str, str] | None = None,
-) -> str:
+    idempotency_key: str | None = None,
+) -> DispatchResult:
     """Async twin of :func:`dispatch`."""
     target = get_backend(backend)
     overrides = _overrides(queue, delay, eta, max_attempts, priority, headers)
+    store = _guard_store(job, target, idempotency_key)
     with telemetry.producer_span() as span:
-        item = _prepare_traced(span, job, target, overrides)
-        with _dispatch_errors():
-            await _with_retries_async(lambda: target.publish(item.queue, item.message))
-    return item.envelope.id
+        item = _prepare_traced(span, job, target, {**overrides, "idempotency_key": idempotency_key})
+        lock = None if store is None else guarded.unique_lock(item.envelope, job)
+        if store is not None and lock is not None:
+            existing = await guarded.take(store, lock, item.envelope.id)
+            if existing is not None:
+                return guarded.duplicate(item.envelope.job, existing)
+        try:
+            with _dispatch_errors():
+                await _with_retries_async(lambda: target.publish(item.queue, item.message))
+        except BaseException:
+            if store is not None and lock is not None:
+                await unique.give_back(store, lock[0], item.envelope.id)
+            raise
+    return DispatchResult(item.envelope.id)
+
+
+def _guard_store(job: Job, target: Backend, idempotency_key: str | None) -> Store | None:
+    """The store the job's guards need (checked now: a missing store fails the dispatch)."""
+    if not isinstance(job, Job) or not guarded.needs_store(job, idempotency_key):
+        return None
+    return guarded.store_for(type(job), target, idempotency_key)
 
 
 def _overrides(
@@ -254,7 +305,17 @@ def _group(
 ) -> tuple[list[Envelope], dict[str, list[OutgoingMessage]]]:
     envelopes: list[Envelope] = []
     by_queue: dict[str, list[OutgoingMessage]] = defaultdict(list)
+    checked: set[type[Job]] = set()
     for job in jobs:
+        cls = type(job)
+        if cls not in checked and isinstance(job, Job):
+            checked.add(cls)
+            if cls.job_options.unique_for is not None:
+                raise DispatchError(
+                    f"{cls.job_name} is unique (unique_for): dispatch it with dispatch(), "
+                    "which can tell a duplicate; dispatch_many() cannot"
+                )
+            _guard_store(job, backend, None)
         item = prepare(job, backend, queue=queue, delay=delay)
         envelopes.append(item.envelope)
         by_queue[item.queue].append(item.message)

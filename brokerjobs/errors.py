@@ -4,7 +4,8 @@
 
     BrokerJobsError
     ├── ConfigurationError          settings are wrong or missing (fix the config, not the code)
-    │   └── UnknownBackendError     no installed backend has that name
+    │   ├── UnknownBackendError     no installed backend has that name
+    │   └── StoreNotConfiguredError a feature needs a Store and none is configured
     ├── DispatchError               a job could not be handed to the broker
     │   ├── PayloadInvalidError     the payload does not validate against the job's model
     │   └── PayloadTooLargeError    the encoded envelope is larger than the limit
@@ -14,6 +15,8 @@
     │   ├── PublishRejectedError    the broker refused a message (nack, unroutable, failed entry)
     │   ├── QueueNotFoundError      the queue does not exist and may not be created
     │   └── DeliveryLostError       a delivery can no longer be settled (channel or lease gone)
+    ├── StoreError                  the coordination store failed or refused an operation
+    │   └── StoreUnavailableError   the store could not be reached or timed out (transient)
     ├── EnvelopeError               a message body is not a valid brokerjobs envelope
     ├── UnknownJobError             no job class is registered under the envelope's job name
     └── JobError                    raised *by* a job to steer its own outcome
@@ -69,6 +72,28 @@ class UnknownBackendError(ConfigurationError):
                 "installed and register it in the 'brokerjobs.backends' entry-point group"
             )
         super().__init__(f"unknown backend {name!r}; {hint} (installed backends: {listed})")
+
+
+class StoreNotConfiguredError(ConfigurationError):
+    """A job option needs a :class:`brokerjobs.store.Store` and none is configured."""
+
+    def __init__(self, needed_by: str, backend: str | None = None) -> None:
+        self.needed_by = needed_by
+        on = f" the {backend!r} backend is not a store, and" if backend else ""
+        super().__init__(
+            f"{needed_by} needs a coordination store, but{on} BROKERJOBS_STORE is not set; "
+            "set BROKERJOBS_STORE to a store URL (postgresql://..., mysql://..., "
+            "sqlite:///path/to/file.db, dynamodb://TABLE?region=...) or to an installed "
+            "store name (brokerjobs.stores entry points), or call brokerjobs.configure(store=...)"
+        )
+
+
+class StoreError(BrokerJobsError):
+    """The coordination store failed or refused an operation."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store could not be reached, or the connection dropped or timed out (transient)."""
 
 
 class DispatchError(BrokerJobsError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
@@ -25,8 +26,10 @@ from brokerjobs.backend import (
 from brokerjobs.clock import Clock
 from brokerjobs.errors import BrokerUnavailableError
 from brokerjobs.memory_store import MemoryStore
+from brokerjobs.store_memory import InMemoryStore
 
 _default_store: MemoryStore | None = None
+_coordination: weakref.WeakKeyDictionary[MemoryStore, InMemoryStore] = weakref.WeakKeyDictionary()
 _default_lock = threading.Lock()
 
 
@@ -112,6 +115,18 @@ class MemoryBackend(Backend):
     def from_options(cls, **options: Any) -> Self:
         return cls(**options)
 
+    def coordination_store(self) -> InMemoryStore:
+        """The coordination store of this in-memory broker, on the same clock.
+
+        Backends sharing one broker state share one store, as processes sharing a
+        database share its store table.
+        """
+        with _default_lock:
+            found = _coordination.get(self.store)
+            if found is None:
+                found = _coordination[self.store] = InMemoryStore(self.store.clock)
+            return found
+
     async def publish(self, queue: str, message: OutgoingMessage) -> None:
         self.store.publish(queue, [message])
 
@@ -145,6 +160,10 @@ class MemoryBackend(Backend):
 
     async def release(self, delivery: Delivery) -> None:
         self.store.requeue(self.store.settle(delivery), 0.0, counted=False)
+
+    async def defer(self, delivery: Delivery, *, delay: float) -> None:
+        """Give the message back for ``delay`` seconds, attempt not counted (:class:`Defers`)."""
+        self.store.requeue(self.store.settle(delivery), max(0.0, delay), counted=False)
 
     async def declare(self, queue: str) -> None:
         self.store.declare(queue)

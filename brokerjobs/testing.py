@@ -27,7 +27,9 @@ from brokerjobs.clock import FakeClock
 from brokerjobs.job import Job, registry
 from brokerjobs.memory import MemoryBackend
 from brokerjobs.options import DEFAULT_QUEUE
+from brokerjobs.store_memory import InMemoryStore
 from brokerjobs.worker import Hooks, JobEvent, Worker
+from brokerjobs.worker.hooks import CallNext
 
 J = TypeVar("J", bound=Job)
 
@@ -66,6 +68,16 @@ class DrainResult:
     @property
     def dead_lettered(self) -> int:
         return self._count("dead_letter")
+
+    @property
+    def deferred(self) -> int:
+        """Deliveries put back unrun by a rate or concurrency limit or a busy key."""
+        return self._count("deferred")
+
+    @property
+    def skipped(self) -> int:
+        """Deliveries acked without running (their idempotency key was already completed)."""
+        return sum(1 for event in self.events if event.outcome == "ack" and event.duration is None)
 
     @property
     def errors(self) -> list[BaseException]:
@@ -129,6 +141,11 @@ class FakeBroker:
         return jobs
 
     @property
+    def store(self) -> InMemoryStore:
+        """The coordination store the guards use (on the fake clock): assert on its keys."""
+        return self.backend.coordination_store()
+
+    @property
     def sent(self) -> list[Sent]:
         """Every message published, with queue, id and delay."""
         return list(self.backend.sent)
@@ -168,6 +185,12 @@ class FakeBroker:
         hooks.after(result.events.append)
         hooks.on_retry(result.events.append)
         hooks.on_dead_letter(result.events.append)
+
+        async def record_deferred(event: JobEvent, call_next: CallNext) -> None:
+            await call_next()
+            if event.outcome == "deferred":
+                result.events.append(event)
+
         while True:
             names = list(queues) if queues is not None else self.queues()
             worker = Worker(
@@ -176,6 +199,7 @@ class FakeBroker:
                 concurrency=1,
                 prefetch=1,
                 hooks=hooks,
+                middleware=[record_deferred],
                 stop_when_idle=True,
                 shutdown_timeout=0,
                 priority_grace=0.001,

@@ -48,7 +48,7 @@ async def harness(harness_class: type[BackendHarness]) -> AsyncIterator[BackendH
         await instance.aclose()
 
 
-_BROKER_MARKERS = ("rabbitmq", "sqs", "postgres", "mysql", "sqlite")
+_BROKER_MARKERS = ("rabbitmq", "sqs", "postgres", "mysql", "sqlite", "dynamodb")
 
 
 @pytest.hookimpl(hookwrapper=True)

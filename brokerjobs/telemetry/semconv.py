@@ -36,7 +36,13 @@ PROCESS: Final = "process"
 DEFAULT_SYSTEM: Final = "brokerjobs"
 _WELL_KNOWN_SYSTEMS: Final = {"rabbitmq": "rabbitmq", "sqs": "aws_sqs"}
 
-OUTCOMES: Final = {"ack": "success", "retry": "retry", "dead_letter": "dead_letter", "lost": "lost"}
+OUTCOMES: Final = {
+    "ack": "success",
+    "retry": "retry",
+    "dead_letter": "dead_letter",
+    "lost": "lost",
+    "deferred": "deferred",
+}
 """Worker outcome -> the ``brokerjobs.job.outcome`` value."""
 
 DURATION_BUCKETS: Final = (

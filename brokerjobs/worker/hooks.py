@@ -28,11 +28,13 @@ from typing import Literal
 from brokerjobs.backend import Delivery
 from brokerjobs.envelope import Envelope
 from brokerjobs.job import Job, JobContext
+from brokerjobs.worker.outcome import Decision
 
 log = logging.getLogger("brokerjobs.worker")
 
-Outcome = Literal["ack", "retry", "dead_letter", "lost"]
-"""``lost``: the delivery could not be settled (connection or lease gone); it is redelivered."""
+Outcome = Literal["ack", "retry", "dead_letter", "lost", "deferred"]
+"""``lost``: the delivery could not be settled (connection or lease gone); it is redelivered.
+``deferred``: put back unrun for later, no attempt counted (a rate or concurrency limit)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -53,6 +55,11 @@ class JobEvent:
     """Why the message was retried or dead-lettered."""
     extra: dict[str, object] = field(default_factory=dict)
     """Free space for middleware (a span, a timer...)."""
+    settle: Callable[[Decision], Awaitable[None]] | None = None
+    """Settles the delivery without running the job (set by the worker for middleware that
+    decides not to run it: a duplicate, a job over its limit). Sets ``outcome``."""
+    before_ack: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Steps run after the job succeeded and before its ack (an idempotency record)."""
 
     @property
     def message_id(self) -> str:

@@ -25,6 +25,8 @@ class Settle(enum.Enum):
     ACK = "ack"
     RETRY = "retry"
     DEAD_LETTER = "dead_letter"
+    DEFER = "defer"
+    """Put back for ``delay`` seconds without counting an attempt (limits, a busy key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,7 @@ class Decision:
 
     settle: Settle
     delay: float = 0.0
-    """Seconds before the retry (``RETRY`` only)."""
+    """Seconds before the retry or deferred delivery (``RETRY``, ``DEFER``)."""
     reason: str = ""
     """Why it was retried or dead-lettered (empty on success)."""
 

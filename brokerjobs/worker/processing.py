@@ -16,7 +16,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from brokerjobs.backend import Backend, Delivery
+from brokerjobs.backend import Backend, Defers, Delivery
 from brokerjobs.envelope import Envelope, decode
 from brokerjobs.errors import DeliveryLostError, EnvelopeError, UnknownJobError
 from brokerjobs.job import Job, JobContext, JobRegistry
@@ -89,6 +89,7 @@ class Processor:
             return event
         event.job = job
         event.context = _context(delivery, envelope)
+        event.settle = partial(self._settle, event, claim=claim)
         inner = partial(self._run, event, job, claim)
         if not self._middleware:
             await inner()
@@ -114,6 +115,11 @@ class Processor:
             await self._fail(event, job, exc, claim)
             return
         event.duration = time.perf_counter() - started
+        for step in event.before_ack:
+            try:
+                await step()
+            except Exception:
+                log.exception("before-ack step failed for message %s", event.message_id)
         await self._settle(event, ACK, claim)
 
     async def _fail(self, event: JobEvent, job: Job, exc: Exception, claim: Claim) -> None:
@@ -132,6 +138,8 @@ class Processor:
         await self._settle(event, Decision(Settle.DEAD_LETTER, reason=reason), claim)
 
     async def _settle(self, event: JobEvent, decision: Decision, claim: Claim) -> None:
+        if event.outcome is not None:
+            return  # settled already (by a middleware's event.settle)
         delivery = event.delivery
         claim.letting_go()
         if not claim.still_ours():
@@ -147,6 +155,8 @@ class Processor:
                 await self._backend.ack(delivery)
             elif decision.settle is Settle.RETRY:
                 await self._backend.retry(delivery, delay=decision.delay, reason=decision.reason)
+            elif decision.settle is Settle.DEFER:
+                await defer(self._backend, delivery, decision.delay, decision.reason)
             else:
                 await self._backend.dead_letter(delivery, reason=decision.reason)
         except Exception as exc:
@@ -168,6 +178,9 @@ class Processor:
             event.outcome = "ack"
             if self._hooks.has("after"):
                 await self._hooks.emit("after", event)
+        elif decision.settle is Settle.DEFER:
+            event.outcome = "deferred"
+            event.retry_delay = decision.delay
         elif decision.settle is Settle.RETRY:
             event.outcome = "retry"
             event.retry_delay = decision.delay
@@ -177,6 +190,17 @@ class Processor:
             event.outcome = "dead_letter"
             if self._hooks.has("on_dead_letter"):
                 await self._hooks.emit("on_dead_letter", event)
+
+
+async def defer(backend: Backend, delivery: Delivery, delay: float, reason: str) -> None:
+    """Put ``delivery`` back for ``delay`` s: attempt kept where the backend ``Defers``.
+
+    Elsewhere it is a retry, which counts an attempt.
+    """
+    if isinstance(backend, Defers):
+        await backend.defer(delivery, delay=delay)
+    else:
+        await backend.retry(delivery, delay=delay, reason=reason)
 
 
 def _context(delivery: Delivery, envelope: Envelope) -> JobContext:

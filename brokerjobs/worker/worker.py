@@ -11,7 +11,8 @@ from brokerjobs import config
 from brokerjobs.backend import Backend, Delivery
 from brokerjobs.discovery import get_backend
 from brokerjobs.errors import ConfigurationError
-from brokerjobs.job import JobRegistry
+from brokerjobs.guards.middleware import worker_guards
+from brokerjobs.job import Job, JobRegistry
 from brokerjobs.job import registry as default_registry
 from brokerjobs.options import DEFAULT_QUEUE
 from brokerjobs.worker.claims import RunningClaim
@@ -166,6 +167,7 @@ class Worker:
         running at a forced stop (they are redelivered).
         """
         check_time_limits(self.backend, self.registry, self.queues)
+        guards = worker_guards(self._job_classes(), self.backend, self.lease)
         declared = await declare_queues(
             self.backend, self.queues, self._reconnect or Reconnect(), self._wake, self._stopped
         )
@@ -178,7 +180,7 @@ class Worker:
             runner,
             self.registry,
             self.hooks,
-            self.middleware,
+            [*self.middleware, guards],
             max(settings.max_message_size, self.backend.max_message_size),
         )
         intake = self._intake = Intake(
@@ -209,6 +211,10 @@ class Worker:
                 timer.cancel()
             clean = await self._finish(intake, heartbeat, runner)
         return clean
+
+    def _job_classes(self) -> list[type[Job]]:
+        classes = [self.registry.get(name) for name in self.registry.names()]
+        return [cls for cls in classes if cls.job_options.queue in self.queues]
 
     async def _schedule(self, intake: Intake, processor: Processor) -> None:
         while not self._stop_requested:

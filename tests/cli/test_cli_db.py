@@ -10,7 +10,7 @@ from tests.cli.conftest import Cli
 def test_migrate_creates_the_tables_and_is_idempotent(cli: Cli) -> None:
     first = cli("db", "migrate")
     assert first.code == 0, first.err
-    assert first.out.strip() == "sqlite: jobs schema at version 1"
+    assert first.out.strip() == "sqlite: jobs schema at version 2"
     assert cli("db", "migrate").code == 0
     tables = {row[0] for row in sqlite3.connect(cli.path).execute("SELECT name FROM sqlite_master")}
     assert {"brokerjobs_jobs", "brokerjobs_dead_letters"} <= tables

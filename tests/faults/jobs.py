@@ -62,6 +62,28 @@ WORK_KINDS: dict[str, type[Work] | type[SyncWork]] = {"async": Work, "sync": Syn
 """The soak's ``--job-kind``: which twin it dispatches (the workers run either)."""
 
 
+class IdempotentWork(
+    Work, name="bjfaults.idempotent_work", idempotency_key_by=("key",), queue="bjfaults-idem"
+):
+    """:class:`Work` with an idempotency key per job: a duplicate delivery must not run."""
+
+
+class IdempotentSyncWork(
+    SyncWork,
+    name="bjfaults.idempotent_sync_work",
+    idempotency_key_by=("key",),
+    queue="bjfaults-idem",
+):
+    """:class:`SyncWork` with an idempotency key per job."""
+
+
+IDEMPOTENT_KINDS: dict[str, type[Work] | type[SyncWork]] = {
+    "async": IdempotentWork,
+    "sync": IdempotentSyncWork,
+}
+"""The soak's ``--idempotent`` twins of :data:`WORK_KINDS`."""
+
+
 class Poison(Job, name="bjfaults.poison", max_attempts=3):
     """Kills its own worker process on every attempt (OOM killer, segfault...)."""
 

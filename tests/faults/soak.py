@@ -3,6 +3,7 @@
     .venv/bin/python -m tests.faults.soak --backend rabbitmq            # 100k jobs
     .venv/bin/python -m tests.faults.soak --backend sqs --jobs 20000    # on moto
     .venv/bin/python -m tests.faults.soak --job-kind sync               # plain def run jobs
+    .venv/bin/python -m tests.faults.soak --idempotent --jobs 4000 --rate 40  # keys on jobs
 
 Runs on a private RabbitMQ node / moto server it starts and stops itself (never the
 shared broker). While jobs are published and run: kill -9 of a random worker every 3-5 s
@@ -30,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import brokerjobs
 from tests.faults import jobs
 from tests.faults.checker import Verdict, drain
 from tests.faults.fleet import Fleet, rss_kib
@@ -70,6 +72,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="SQS: moto without the atomic receive/delete patch (see moto_process.py)",
     )
+    parser.add_argument(
+        "--idempotent",
+        action="store_true",
+        help="every job carries an idempotency key (store: a SQLite file of the soak)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -84,6 +91,9 @@ class Soak:
         self.target = target
         self.ledger = ledger
         env = {**target.env(), ENV_VAR: str(ledger.path)}
+        if args.idempotent:  # every worker is on this machine: a shared SQLite file will do
+            env["BROKERJOBS_STORE"] = f"sqlite:///{logs / 'store.db'}"
+            brokerjobs.configure(store=env["BROKERJOBS_STORE"])  # the producer checks it too
         concurrency = str(args.concurrency)
         self.fleet = Fleet(env, ["--queue", target.queue, "--concurrency", concurrency], logs)
         self.events = {"kills": 0, "closes": 0, "restarts": 0, "fault_errors": 0}
@@ -96,7 +106,8 @@ class Soak:
         backend = self.target.backend()
         keys = new_keys(self.args.jobs)
         flaky = set(random.sample(keys, int(len(keys) * self.args.flaky)))
-        work = jobs.WORK_KINDS[self.args.job_kind]
+        kinds = jobs.IDEMPOTENT_KINDS if self.args.idempotent else jobs.WORK_KINDS
+        work = kinds[self.args.job_kind]
         started = time.monotonic()
         for start in range(0, len(keys), self.args.batch):
             if not self.producing:  # interrupted (SIGINT/SIGTERM)
@@ -189,6 +200,8 @@ class Soak:
         rss_start, rss_end = self.rss_warm, rss_kib(self.fleet.members[SENTINEL].pid)
         sentinel_alive = self.fleet.members[SENTINEL].alive()
         self.fleet.terminate(30)
+        # Deliveries of a completed key, acked without running (the guard logs each).
+        self.events["skipped_deliveries"] = self.fleet.full_output().count("acked without running")
         return self.figures(verdict, finished, rss_start, rss_end, sentinel_alive)
 
     def figures(
@@ -220,6 +233,7 @@ class Soak:
             "job_kind": self.args.job_kind,
             "wait_queues": self.args.wait_queues if self.target.name == "rabbitmq" else None,
             "stock_moto": self.args.stock_moto if self.target.name == "sqs" else None,
+            "idempotent": self.args.idempotent,
             "lost": len(verdict.lost),
             "unexpected": len(verdict.unexpected),
             "duplicated": verdict.duplicates,

@@ -207,6 +207,10 @@ class RabbitMQBackend(Backend):
     async def release(self, delivery: Delivery) -> None:
         await self._settler.release(delivery)
 
+    async def defer(self, delivery: Delivery, *, delay: float) -> None:
+        """Back after ``delay`` seconds through the wait queues, attempt kept (``Defers``)."""
+        await self._settler.defer(delivery, delay=delay)
+
     # -- topology and operations --------------------------------------------------------
     async def declare(self, queue: str) -> None:
         await self._declare(queue, f"declare {queue!r}")

@@ -93,6 +93,13 @@ class Settler:
         route = self.topology.route(delivery.queue, delay)
         await self._republish_then_ack(delivery, route, headers, "retry")
 
+    async def defer(self, delivery: Delivery, *, delay: float) -> None:
+        receipt = self._receipt(delivery, "defer")
+        # Through the delay machinery like a retry, but keeping the attempt number.
+        headers = hdr.with_attempt(receipt.headers, delivery.attempt)
+        route = self.topology.route(delivery.queue, delay)
+        await self._republish_then_ack(delivery, route, headers, "defer")
+
     async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
         receipt = self._receipt(delivery, "dead-letter")
         headers = hdr.dead_letter_headers(

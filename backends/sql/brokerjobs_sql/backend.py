@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from brokerjobs.backend import (
     Backend,
@@ -29,6 +29,9 @@ from brokerjobs_sql.dialects import DBConnection, Dialect
 from brokerjobs_sql.leases import LeaseKeeper, RowLease
 from brokerjobs_sql.store import Claim, JobStore
 from brokerjobs_sql.subscription import SQLSubscription
+
+if TYPE_CHECKING:
+    from brokerjobs_sql.coordination import SQLStore
 
 T = TypeVar("T")
 
@@ -60,6 +63,18 @@ class SQLBackend(Backend):
         self._executor: ThreadPoolExecutor | None = None
         self._executor_pid = 0
         self._subscriptions: weakref.WeakSet[SQLSubscription] = weakref.WeakSet()
+        self._coordination: SQLStore | None = None
+
+    def coordination_store(self) -> SQLStore:
+        """The coordination store in this database (table ``brokerjobs_store``), same connections.
+
+        The default store when ``BROKERJOBS_STORE`` is not set.
+        """
+        if self._coordination is None:
+            from brokerjobs_sql.coordination import store_for
+
+            self._coordination = store_for(self.store)
+        return self._coordination
 
     @property
     def lease(self) -> float:
@@ -173,7 +188,7 @@ class SQLBackend(Backend):
                 f"message {delivery.message_id} on {delivery.queue!r} is no longer leased by "
                 "this consumer (its lease expired and it was claimed again, or it was settled)"
             )
-        if action in (settle.retry, settle.release):
+        if action in (settle.retry, settle.release, settle.defer):
             self._wake(delivery.queue)
 
     async def ack(self, delivery: Delivery) -> None:
@@ -190,6 +205,10 @@ class SQLBackend(Backend):
 
     async def release(self, delivery: Delivery) -> None:
         await self._settle(delivery, settle.release)
+
+    async def defer(self, delivery: Delivery, *, delay: float) -> None:
+        """Give the row back for ``delay`` seconds, attempt not counted (``Defers``)."""
+        await self._settle(delivery, settle.defer, delay=delay)
 
     # -- operations ----------------------------------------------------------------------
     async def stats(self, queue: str) -> QueueStats:

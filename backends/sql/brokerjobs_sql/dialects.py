@@ -46,6 +46,8 @@ class Dialect(abc.ABC):
     precheck_claims: ClassVar[bool] = False
     """Look for ready rows before taking a write lock (SQLite: one writer at a time)."""
     rows_per_insert: ClassVar[int] = 500
+    insert_ignore: ClassVar[str] = "INSERT INTO {table} {rows} ON CONFLICT DO NOTHING"
+    """An insert that does nothing (0 rows) when the primary key is taken."""
     notify_sql: ClassVar[str | None] = None
     """Statement run after a publish to wake idle consumers at once (``%s`` = queue)."""
     driver_errors: tuple[type[BaseException], ...]
@@ -56,6 +58,7 @@ class Dialect(abc.ABC):
         return template.format(
             jobs=schema.JOBS,
             dead=schema.DEAD_LETTERS,
+            store=schema.STORE,
             now=self.now,
             greatest=self.greatest,
             skip_locked=self.skip_locked,
@@ -192,6 +195,7 @@ class MySQLDialect(Dialect):
     name = "mysql"
     now = "(UNIX_TIMESTAMP(NOW(6)) + 0e0)"
     begin = "START TRANSACTION"
+    insert_ignore = "INSERT IGNORE INTO {table} {rows}"
 
     def __init__(self, url: str, *, connect_timeout: float = 10.0, read_timeout: float = 60.0):
         import pymysql

@@ -12,6 +12,10 @@
 A row's state is therefore: leased (``lease_token`` set, ``available_at`` in the future),
 delayed (no token, future ``available_at``) or ready (``available_at`` passed, including
 expired leases). ``brokerjobs_dead_letters`` keeps parked messages with their reason.
+
+``brokerjobs_store`` is the coordination store (:mod:`brokerjobs_sql.coordination`): one row
+per key, a byte ``value`` or a window ``counter``, and ``expires_at`` on the database clock
+(version 2 of the schema).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from __future__ import annotations
 JOBS = "brokerjobs_jobs"
 DEAD_LETTERS = "brokerjobs_dead_letters"
 VERSIONS = "brokerjobs_schema"
-VERSION = 1
+STORE = "brokerjobs_store"
+VERSION = 2
 """Bump with a new migration step when the schema changes."""
 
 
@@ -53,6 +58,12 @@ def sqlite_ddl() -> list[str]:
             dead_lettered_at REAL NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS {DEAD_LETTERS}_queue ON {DEAD_LETTERS} (queue, id)",
         f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version INTEGER NOT NULL)",
+        f"""CREATE TABLE IF NOT EXISTS {STORE} (
+            store_key TEXT NOT NULL PRIMARY KEY,
+            value BLOB NOT NULL,
+            counter INTEGER NOT NULL DEFAULT 0,
+            expires_at REAL NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS {STORE}_expiry ON {STORE} (expires_at)",
     ]
 
 
@@ -86,6 +97,12 @@ def postgres_ddl() -> list[str]:
             dead_lettered_at DOUBLE PRECISION NOT NULL)""",
         f"CREATE INDEX IF NOT EXISTS {DEAD_LETTERS}_queue ON {DEAD_LETTERS} (queue, id)",
         f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version INTEGER NOT NULL)",
+        f"""CREATE TABLE IF NOT EXISTS {STORE} (
+            store_key TEXT NOT NULL PRIMARY KEY,
+            value BYTEA NOT NULL,
+            counter BIGINT NOT NULL DEFAULT 0,
+            expires_at DOUBLE PRECISION NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS {STORE}_expiry ON {STORE} (expires_at)",
     ]
 
 
@@ -122,4 +139,11 @@ def mysql_ddl() -> list[str]:
             KEY {DEAD_LETTERS}_queue (queue, id)
         ) ENGINE=InnoDB""",
         f"CREATE TABLE IF NOT EXISTS {VERSIONS} (version INTEGER NOT NULL) ENGINE=InnoDB",
+        f"""CREATE TABLE IF NOT EXISTS {STORE} (
+            store_key {name} PRIMARY KEY,
+            value LONGBLOB NOT NULL,
+            counter BIGINT NOT NULL DEFAULT 0,
+            expires_at DOUBLE NOT NULL,
+            KEY {STORE}_expiry (expires_at)
+        ) ENGINE=InnoDB""",
     ]

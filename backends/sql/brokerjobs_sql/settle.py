@@ -21,6 +21,10 @@ _RELEASE = (
     "UPDATE {jobs} SET lease_token = NULL, available_at = {now}, attempts = attempts - 1,"
     " updated_at = {now} WHERE id = %s AND lease_token = %s"
 )
+_DEFER = (
+    "UPDATE {jobs} SET lease_token = NULL, available_at = {now} + %s, attempts = attempts - 1,"
+    " updated_at = {now} WHERE id = %s AND lease_token = %s"
+)
 _EXTEND = (
     "UPDATE {jobs} SET available_at = {greatest}(available_at, {now} + %s), updated_at = {now}"
     " WHERE id = %s AND lease_token = %s"
@@ -49,6 +53,11 @@ def retry(store: JobStore, row_id: int, token: str, *, delay: float, reason: str
 def release(store: JobStore, row_id: int, token: str) -> bool:
     """Make the row claimable now and take back the attempt its claim counted."""
     return store.execute(_RELEASE, (row_id, token)) == 1
+
+
+def defer(store: JobStore, row_id: int, token: str, *, delay: float) -> bool:
+    """Make the row claimable after ``delay`` s and take back the attempt its claim counted."""
+    return store.execute(_DEFER, (max(0.0, delay), row_id, token)) == 1
 
 
 def release_many(store: JobStore, leases: Sequence[tuple[int, str]]) -> int:

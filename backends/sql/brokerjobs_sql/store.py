@@ -172,7 +172,9 @@ class JobStore:
                     cursor.execute(statement)
                 cursor.execute(f"SELECT MAX(version) FROM {schema.VERSIONS}")
                 row = cursor.fetchone()
-                if row is None or row[0] is None:
+                # The DDL above is idempotent and creates what a newer version added
+                # (version 2: the coordination store table); record the version reached.
+                if row is None or row[0] is None or int(row[0]) < schema.VERSION:
                     cursor.execute(
                         self.sql(f"INSERT INTO {schema.VERSIONS} (version) VALUES (%s)"),
                         (schema.VERSION,),

@@ -168,6 +168,14 @@ class SQSBackend(Backend):
         if mates:
             await self._clients.run(self._settler.release, mates)
 
+    async def defer(self, delivery: Delivery, *, delay: float) -> None:
+        """Back after ``delay`` seconds, attempt not counted (``Defers``; FIFO: counted)."""
+        receipt = self._claim(delivery)
+        mates = self._group_mates(receipt)
+        await self._clients.run(self._settler.defer, receipt, max(0.0, delay))
+        if mates:
+            await self._clients.run(self._settler.release, mates)
+
     async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
         receipt = self._claim(delivery)
         await self._clients.run(self._settler.dead_letter, receipt, reason)

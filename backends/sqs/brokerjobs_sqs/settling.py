@@ -153,6 +153,20 @@ class Settler:
             if refused:
                 self.set_visibility(refused, lambda r: 0)
 
+    def defer(self, receipt: Receipt, delay: float) -> None:
+        """Deliverable again after ``delay`` without counting this delivery: a copy whose
+        ``bj.base`` takes the receive back. FIFO queues change the visibility instead (a
+        copy would lose its place in the group), which counts the receive."""
+        if receipt.ref.fifo:
+            self.retry(receipt, delay)
+            return
+        long = delay > self._settings.max_native_delay
+        meta = for_resend(
+            receipt.meta, base=receipt.attempt - 1, due=self._now() + delay if long else None
+        )
+        if self._replace([receipt], [self._copy(receipt, meta, delay)], "defer"):
+            self.retry(receipt, delay)  # the copy was refused: wait, counted
+
     def hop(self, receipts: Sequence[Receipt]) -> None:
         """Re-send messages that are not due yet, as one more native delay."""
         now = self._now()
