@@ -8,10 +8,13 @@ backend lists, it does not search, so filtering reads up to :data:`SCAN_LIMIT` l
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic_core import from_json
 
 from brokerjobs.backend import Backend, DeadLetter
+from brokerjobs.job import registry
 
 SCAN_LIMIT = 10_000
 """Dead letters read at most when filtering (the backend lists, it does not search)."""
@@ -26,22 +29,54 @@ def display_name(job_name: str | None) -> str:
     return job_name.rsplit(".", 1)[-1]
 
 
+class Unparsed:
+    """A body that is not JSON (or is too deeply nested to read): shown as raw bytes."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def parse_body(body: bytes) -> Any:
+    """The body as a JSON value, or :class:`Unparsed` with the parser's reason.
+
+    A dead letter's body is hostile input by definition. It is parsed with pydantic's
+    JSON parser, the one the worker decodes envelopes with: it refuses documents nested
+    more than about 200 levels deep instead of recursing (``json.loads`` raises
+    ``RecursionError`` on ``[[[[…]]]]``, and takes seconds doing it).
+    """
+    try:
+        return from_json(body)
+    except ValueError as exc:
+        return Unparsed(str(exc))
+
+
 def job_of(dead: DeadLetter) -> str | None:
     """The envelope's job name, or None when the body is not one of our envelopes."""
-    try:
-        document = json.loads(dead.body)
-    except (ValueError, RecursionError):
-        return None
+    document = parse_body(dead.body)
     job = document.get("job") if isinstance(document, dict) else None
     return job if isinstance(job, str) else None
 
 
+def job_aliases(job_name: str) -> set[str]:
+    """Every name a user may give for the job registered as ``job_name``.
+
+    Its full name, its last dotted part, and, when its class is registered (``--app``),
+    the class name and dotted class path: ``name="nc.always-fails"`` on ``AlwaysFails``
+    answers to ``nc.always-fails``, ``always-fails`` and ``AlwaysFails``.
+    """
+    aliases = {job_name, job_name.rsplit(".", 1)[-1]}
+    if job_name in registry:
+        cls = registry.get(job_name)
+        aliases |= {cls.__name__, cls.__qualname__, f"{cls.__module__}.{cls.__qualname__}"}
+    return aliases
+
+
 def matches(dead: DeadLetter, job: str | None) -> bool:
-    """True when ``job`` is None or names the letter's job (full or class name)."""
+    """True when ``job`` is None or names the letter's job (full, short or class name)."""
     if job is None:
         return True
-    name = job_of(dead) or ""
-    return name == job or display_name(name) == job
+    name = job_of(dead)
+    return name is not None and job in job_aliases(name)
 
 
 async def listing(backend: Backend, queue: str, job: str | None, limit: int) -> list[DeadLetter]:

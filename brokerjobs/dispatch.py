@@ -6,6 +6,7 @@ import functools
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,8 @@ from brokerjobs.backend import Backend, OutgoingMessage
 from brokerjobs.discovery import get_backend
 from brokerjobs.envelope import Envelope, encode, new_message_id, utcnow
 from brokerjobs.errors import (
+    BrokerJobsError,
+    BrokerTimeoutError,
     BrokerUnavailableError,
     ConfigurationError,
     DispatchError,
@@ -155,6 +158,7 @@ def dispatch(
     job at most once to completion per key (see docs/coordination.md).
     """
     target = get_backend(backend)
+    _check_publish_in(target, connection)
     overrides = _overrides(queue, delay, eta, max_attempts, priority, headers)
     store = _guard_store(job, target, idempotency_key)
     with telemetry.producer_span() as span:
@@ -165,10 +169,11 @@ def dispatch(
             if existing is not None:
                 return guarded.duplicate(item.envelope.job, existing)
         try:
-            if connection is not None:
-                _publish_in(target, connection, item.queue, [item.message])
-            else:
-                _with_retries(lambda: target.publish_sync(item.queue, item.message))
+            with _dispatch_errors():
+                if connection is not None:
+                    _publish_in(target, connection, item.queue, [item.message])
+                else:
+                    _with_retries(lambda: target.publish_sync(item.queue, item.message))
         except BaseException:
             if store is not None and lock is not None:
                 unique.give_back_sync(store, lock[0], item.envelope.id)
@@ -200,7 +205,8 @@ async def dispatch_async(
             if existing is not None:
                 return guarded.duplicate(item.envelope.job, existing)
         try:
-            await _with_retries_async(lambda: target.publish(item.queue, item.message))
+            with _dispatch_errors():
+                await _with_retries_async(lambda: target.publish(item.queue, item.message))
         except BaseException:
             if store is not None and lock is not None:
                 await unique.give_back(store, lock[0], item.envelope.id)
@@ -235,12 +241,28 @@ def _prepare_traced(span: Any, job: Job, target: Backend, overrides: dict[str, A
     return item
 
 
+@contextmanager
+def _dispatch_errors() -> Iterator[None]:
+    """Let only :class:`DispatchError` out: any other brokerjobs error is wrapped in one."""
+    try:
+        yield
+    except DispatchError:
+        raise
+    except BrokerJobsError as exc:
+        raise DispatchError(str(exc)) from exc
+
+
 def _with_retries(publish: Callable[[], None]) -> None:
-    """Run ``publish``, retrying transient broker errors with backoff, then re-raising."""
+    """Run ``publish``, retrying transient broker errors with backoff, then re-raising.
+
+    A timeout is not retried: the caller has already waited the backend's whole timeout.
+    """
     waits: Iterator[float] | None = None  # made on the first failure: most publishes succeed
     while True:
         try:
             return publish()
+        except BrokerTimeoutError:
+            raise
         except BrokerUnavailableError:
             waits = waits or _backoffs()
             wait = next(waits, None)
@@ -255,6 +277,8 @@ async def _with_retries_async(publish: Callable[[], Awaitable[None]]) -> None:
     while True:
         try:
             return await publish()
+        except BrokerTimeoutError:
+            raise
         except BrokerUnavailableError:
             waits = waits or _backoffs()
             wait = next(waits, None)
@@ -265,17 +289,20 @@ async def _with_retries_async(publish: Callable[[], Awaitable[None]]) -> None:
             await asyncio.sleep(wait)
 
 
-def _publish_in(
-    target: Backend, connection: Any, queue: str, messages: list[OutgoingMessage]
-) -> None:
-    publish_in = getattr(target, "publish_in", None)
-    if publish_in is None:
+def _check_publish_in(target: Backend, connection: Any) -> None:
+    """A ``connection=`` the backend cannot use is a mistake in the call (before sending)."""
+    if connection is not None and getattr(target, "publish_in", None) is None:
         raise ConfigurationError(
             f"backend {target.name!r} cannot enqueue inside your database transaction; "
             "connection= works with the SQL backends (sqlite, postgres, mysql) only"
         )
+
+
+def _publish_in(
+    target: Backend, connection: Any, queue: str, messages: list[OutgoingMessage]
+) -> None:
     # No retries here: the caller's transaction decides whether the job exists.
-    publish_in(connection, queue, messages)
+    target.publish_in(connection, queue, messages)  # type: ignore[attr-defined]
 
 
 def _group(
@@ -315,14 +342,16 @@ def dispatch_many(
     idempotent jobs. ``connection``: as for :func:`dispatch`.
     """
     target = get_backend(backend)
+    _check_publish_in(target, connection)
     with telemetry.producer_span() as span:
         envelopes, by_queue = _group(jobs, target, queue, delay)
         telemetry.describe_send(span, envelopes, backend=target.name)
-        for name, messages in by_queue.items():
-            if connection is not None:
-                _publish_in(target, connection, name, messages)
-            else:
-                target.publish_batch_sync(name, messages)
+        with _dispatch_errors():
+            for name, messages in by_queue.items():
+                if connection is not None:
+                    _publish_in(target, connection, name, messages)
+                else:
+                    target.publish_batch_sync(name, messages)
     return [envelope.id for envelope in envelopes]
 
 
@@ -338,8 +367,9 @@ async def dispatch_many_async(
     with telemetry.producer_span() as span:
         envelopes, by_queue = _group(jobs, target, queue, delay)
         telemetry.describe_send(span, envelopes, backend=target.name)
-        for name, messages in by_queue.items():
-            await target.publish_batch(name, messages)
+        with _dispatch_errors():
+            for name, messages in by_queue.items():
+                await target.publish_batch(name, messages)
     return [envelope.id for envelope in envelopes]
 
 

@@ -12,6 +12,7 @@
     │   └── PayloadTooLargeError    the encoded envelope is larger than the limit
     ├── BackendError                the broker said no, or could not be reached
     │   ├── BrokerUnavailableError  connection refused / dropped / timed out (transient)
+    │   │   └── BrokerTimeoutError  no answer within the configured timeout
     │   ├── PublishRejectedError    the broker refused a message (nack, unroutable, failed entry)
     │   ├── QueueNotFoundError      the queue does not exist and may not be created
     │   └── DeliveryLostError       a delivery can no longer be settled (channel or lease gone)
@@ -23,11 +24,18 @@
         ├── Retry                   retry, optionally after a specific delay
         └── Fail                    dead-letter now, no more attempts
 
+Everything dispatch raises is a :class:`DispatchError`: the backend errors a publish can
+meet (unavailable, rejected, queue not found, access refused) are DispatchErrors as well,
+and dispatch wraps any other brokerjobs error in a plain DispatchError (the original is
+its ``__cause__``).
+
 Backends translate their driver's exceptions (pika, aiormq, botocore) into these classes at
 their edge, so nothing above the backend ever handles a driver exception.
 """
 
 from __future__ import annotations
+
+import difflib
 
 
 class BrokerJobsError(Exception):
@@ -38,17 +46,33 @@ class ConfigurationError(BrokerJobsError):
     """The configuration is invalid or incomplete."""
 
 
+SHIPPED_BACKENDS = ("memory", "sqlite", "postgres", "mysql", "rabbitmq", "sqs")
+"""The backends brokerjobs ships; each but memory is an extra: ``brokerjobs[NAME]``."""
+
+
 class UnknownBackendError(ConfigurationError):
-    """No installed backend is registered under the requested name."""
+    """No installed backend is registered under the requested name.
+
+    A shipped backend that is not installed gets its install command; a name close to
+    a known one (a typo) gets "did you mean"; any other name is a third-party backend.
+    """
 
     def __init__(self, name: str, installed: list[str]) -> None:
         self.name = name
         self.installed = installed
         listed = ", ".join(sorted(installed)) or "none"
-        super().__init__(
-            f"unknown backend {name!r}; installed backends: {listed}. "
-            f'To add it, run: pip install "brokerjobs[{name}]"'
-        )
+        known = sorted(set(installed) | set(SHIPPED_BACKENDS))
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        if name in SHIPPED_BACKENDS:
+            hint = f'To add it, run: pip install "brokerjobs[{name}]"'
+        elif close:
+            hint = f"did you mean {close[0]}?"
+        else:
+            hint = (
+                "brokerjobs ships no backend of that name; a third-party backend must be "
+                "installed and register it in the 'brokerjobs.backends' entry-point group"
+            )
+        super().__init__(f"unknown backend {name!r}; {hint} (installed backends: {listed})")
 
 
 class StoreNotConfiguredError(ConfigurationError):
@@ -104,11 +128,19 @@ class BrokerUnavailableError(BackendError, DispatchError):
     """
 
 
+class BrokerTimeoutError(BrokerUnavailableError):
+    """The broker did not answer within the configured timeout (connect, confirm, blocked).
+
+    Transient like its parent, but dispatch does not retry it: the caller has already
+    waited the whole timeout once, and retrying would multiply that wait.
+    """
+
+
 class PublishRejectedError(BackendError, DispatchError):
     """The broker refused the message (negative confirm, unroutable, failed batch entry)."""
 
 
-class QueueNotFoundError(BackendError, ConfigurationError):
+class QueueNotFoundError(BackendError, ConfigurationError, DispatchError):
     """The queue does not exist and the backend is not allowed to create it."""
 
     def __init__(self, queue: str, hint: str = "") -> None:

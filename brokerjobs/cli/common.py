@@ -15,8 +15,11 @@ import click
 
 from brokerjobs import config
 from brokerjobs.backend import Backend
+from brokerjobs.dead_letter_ops import job_aliases
 from brokerjobs.discovery import get_backend
 from brokerjobs.errors import BrokerJobsError, UnknownBackendError
+
+__all__ = ["job_aliases"]  # re-exported for the commands
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -134,6 +137,17 @@ def import_apps(apps: tuple[str, ...]) -> list[str]:
             importlib.import_module(name)
         except ImportError as exc:
             raise UsageProblem("--app", f"cannot import {name!r}: {exc}") from None
+        except SyntaxError as exc:
+            where = f" ({exc.filename}, line {exc.lineno})" if exc.filename else ""
+            raise UsageProblem(
+                "--app", f"cannot import {name!r}: {type(exc).__name__}: {exc.msg}{where}"
+            ) from None
+        except Exception as exc:  # the module raised while importing: its bug, one line
+            raise UsageProblem(
+                "--app",
+                f"cannot import {name!r}: it raised {type(exc).__name__}: {exc} "
+                f"(run python -c 'import {name}' to see the traceback)",
+            ) from None
     return names
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import sys
 
@@ -25,6 +28,9 @@ from brokerjobs.worker import Worker
 from brokerjobs.worker.limits import Limits
 from brokerjobs.worker.shutdown import install_signal_handlers
 from brokerjobs.worker.supervisor import RETIRED, SUPERVISED_ENV, Supervisor
+
+FORCED_CLOSE_TIMEOUT = 2.0
+"""Seconds the backend gets to close (and flush acks) after jobs were abandoned."""
 
 
 @click.command()
@@ -228,17 +234,30 @@ def consume(
         from brokerjobs.telemetry.runtime import observe_worker
 
         remove = install_signal_handlers(worker)
+        clean = False
         try:
             async with (
                 observe_worker(worker, metrics_port=metrics_port),
                 scheduler_beside(backend, enabled=with_scheduler),
             ):
-                return await worker.run()
+                clean = await worker.run()
+                return clean
         finally:
             remove()
-            await close_backend(backend)
+            # After a forced stop, closing must not wait out an SQS long poll either.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(None if clean else FORCED_CLOSE_TIMEOUT):
+                    await close_backend(backend)
 
     clean = run_async(work)
-    if clean and worker.retired and os.environ.get(SUPERVISED_ENV):
+    if not clean:
+        # Jobs were abandoned (second signal, or the grace period ran out): exit now, even
+        # though sync jobs still run in pool threads, which would hold the interpreter's
+        # exit until they end. Their messages are redelivered by the broker.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    if worker.retired and os.environ.get(SUPERVISED_ENV):
         sys.exit(RETIRED)  # the supervisor replaces it
-    sys.exit(0 if clean else 1)
+    sys.exit(0)

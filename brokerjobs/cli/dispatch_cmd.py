@@ -16,6 +16,7 @@ from brokerjobs.cli.common import (
     backend_option,
     close_backend,
     import_apps,
+    job_aliases,
     open_backend,
     run_async,
 )
@@ -31,19 +32,11 @@ def find_job(name: str) -> type[Job]:
             importlib.import_module(module)
     if name in registry:
         return registry.get(name)
-    matches = [
-        known
-        for known in registry.names()
-        if name in (known.rsplit(".", 1)[-1], _class_path(registry.get(known)))
-    ]
+    matches = [known for known in registry.names() if name in job_aliases(known)]
     if len(matches) == 1:
         return registry.get(matches[0])
     known = ", ".join(registry.names()[:20]) or "none (pass --app MODULE)"
     raise UsageProblem("JOB", f"no job named {name!r}; known jobs: {known}")
-
-
-def _class_path(cls: type[Job]) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def parse_payload(text: str) -> dict[str, Any]:

@@ -13,11 +13,16 @@ from brokerjobs.worker.outcome import error_summary
 
 REASON_LIMIT = 300
 
-__all__ = ["display_name", "headline", "human_seconds", "reporter", "short_id"]
+__all__ = ["counted", "display_name", "headline", "human_seconds", "reporter", "short_id"]
 
 
 def short_id(message_id: str) -> str:
     return message_id[:8] + "…" if len(message_id) > 8 else message_id
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 dead letter``, ``2 dead letters``: a count with its noun in the right number."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def human_seconds(seconds: float) -> str:

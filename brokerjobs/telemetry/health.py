@@ -23,6 +23,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
 
+from brokerjobs.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from brokerjobs.telemetry.prometheus import PrometheusReader
 
@@ -84,7 +86,14 @@ class HealthServer:
         self.watchdog = watchdog
         self.metrics = metrics
         self.max_stall = max_stall
-        self._server = ThreadingHTTPServer((host, port), _handler(self))
+        try:
+            self._server = ThreadingHTTPServer((host, port), _handler(self))
+        except OSError as exc:  # in use, or a port below 1024 without the right
+            raise ConfigurationError(
+                f"cannot serve /healthz and /metrics on port {port}: {exc.strerror or exc}; "
+                "another process (or worker) holds it: choose another --metrics-port "
+                "(BROKERJOBS_METRICS_PORT)"
+            ) from None
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

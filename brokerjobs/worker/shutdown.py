@@ -28,9 +28,10 @@ def install_signal_handlers(worker: Worker) -> Callable[[], None]:
         name = signal.Signals(signum).name
         if received == 1:
             log.info(
-                "%s received: finishing %d running jobs (send it again to stop now)",
+                "%s received: finishing %d running job%s (send it again to stop now)",
                 name,
                 worker.running,
+                "" if worker.running == 1 else "s",
             )
             worker.request_stop()
         else:

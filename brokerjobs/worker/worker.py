@@ -299,10 +299,17 @@ class Worker:
 
     # -- shutdown --------------------------------------------------------------------
     async def _finish(self, intake: Intake, heartbeat: Heartbeat, runner: JobRunner) -> bool:
-        await intake.stop()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.shutdown_timeout
         stop_now = asyncio.ensure_future(self._stop_now.wait())
+        # Stopping the subscriptions can take a while (an SQS long poll ends only after
+        # wait_time): a second signal must not wait for it, nor let running jobs finish.
+        stopping = asyncio.ensure_future(intake.stop())
+        await asyncio.wait({stopping, stop_now}, return_when=asyncio.FIRST_COMPLETED)
+        if not stopping.done():
+            # What the subscriptions still hold comes back to the queue after its lease.
+            stopping.cancel()
+            await asyncio.gather(stopping, return_exceptions=True)
+        deadline = loop.time() + self.shutdown_timeout
         try:
             while self._running and not stop_now.done():
                 remaining = deadline - loop.time()
@@ -318,9 +325,10 @@ class Worker:
         pending = set(self._running)
         if pending:
             log.warning(
-                "stopping with %d jobs unfinished; they are left unsettled and the "
+                "stopping with %d job%s unfinished; they are left unsettled and the "
                 "broker redelivers them",
                 len(pending),
+                "" if len(pending) == 1 else "s",
             )
             for task in pending:
                 task.cancel()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from brokerjobs import Job, JobContext
 
 
@@ -24,3 +27,21 @@ class Explode(
 
     def run(self, ctx: JobContext) -> None:
         raise RuntimeError(self.why)
+
+
+class AlwaysFails(Job, name="nc.always-fails", queue="cli-default", max_attempts=1):
+    """A job whose registered name is not its class name (a namespace, kebab case)."""
+
+    def run(self, ctx: JobContext) -> None:
+        raise RuntimeError("always")
+
+
+class Nap(Job, name="clitest.Nap", queue="cli-default"):
+    """Touches ``started`` (a file path), then sleeps ``seconds``."""
+
+    started: str
+    seconds: float
+
+    def run(self, ctx: JobContext) -> None:
+        Path(self.started).touch()
+        time.sleep(self.seconds)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, Started
 
 ID = r"[0-9a-f]{8}…"
 
@@ -121,3 +122,35 @@ def test_quiet_from_the_environment_in_json_format(cli: Cli) -> None:
     code, err = worker.stop()
     assert code == 0, err
     assert events == ["job.retrying", "job.dead_lettered"]
+
+
+def worker_running_a_nap(cli: Cli, seconds: float) -> Started:
+    """A worker that has started one ``clitest.Nap`` job of ``seconds`` (a sync job)."""
+    started = cli.cwd / "nap-started"
+    payload = json.dumps({"started": str(started), "seconds": seconds})
+    assert cli("dispatch", "clitest.Nap", "--app", "tests.cli.app", "--payload", payload).code == 0
+    worker = cli.start("consume", "--app", "tests.cli.app", "--queue", "cli-default")
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)  # poll: the job touches the file when it starts
+    return worker
+
+
+def test_sigterm_says_how_many_jobs_it_finishes_in_the_right_number(cli: Cli) -> None:
+    worker = worker_running_a_nap(cli, 2)
+    code, err = worker.stop()
+    assert code == 0, err
+    assert "SIGTERM received: finishing 1 running job (send it again" in err, err
+
+
+def test_a_second_sigterm_exits_1_at_once_even_with_a_sync_job_running(cli: Cli) -> None:
+    """A sync job's pool thread must not hold the process until the job ends."""
+    worker = worker_running_a_nap(cli, 30)
+    worker.process.send_signal(signal.SIGTERM)
+    second = time.monotonic()
+    # SIGINT, not SIGTERM again: two pending signals of one kind may merge into one.
+    code, err = worker.stop(signal.SIGINT)
+    assert code == 1, err
+    assert time.monotonic() - second < 5, err
+    assert "stopping now" in err

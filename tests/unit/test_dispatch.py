@@ -9,9 +9,13 @@ import pytest
 import brokerjobs
 from brokerjobs import config
 from brokerjobs.errors import (
+    BackendError,
+    BrokerTimeoutError,
     BrokerUnavailableError,
+    ConfigurationError,
     DispatchError,
     PayloadTooLargeError,
+    QueueNotFoundError,
     UnknownBackendError,
 )
 from brokerjobs.memory import MemoryBackend
@@ -91,7 +95,26 @@ def test_unknown_backend_lists_installed_ones_and_the_install_command() -> None:
         brokerjobs.dispatch(SendWelcomeEmail(user_id=1), backend="kafka")
     message = str(info.value)
     assert "memory" in message
-    assert 'pip install "brokerjobs[kafka]"' in message
+    assert "brokerjobs ships no backend of that name" in message
+    assert "brokerjobs[kafka]" not in message  # no such extra: installing it would fail
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("rabbitmqq", "unknown backend 'rabbitmqq'; did you mean rabbitmq?"),
+        ("sqlit", "unknown backend 'sqlit'; did you mean sqlite?"),
+        ("Memory", "unknown backend 'Memory'; did you mean memory?"),
+    ],
+)
+def test_a_typo_of_a_backend_name_gets_did_you_mean(name: str, says: str) -> None:
+    error = UnknownBackendError(name, ["memory", "sqlite"])
+    assert str(error).startswith(says) and "pip install" not in str(error)
+
+
+def test_a_shipped_backend_that_is_not_installed_gets_its_install_command() -> None:
+    error = UnknownBackendError("rabbitmq", ["memory", "sqlite"])
+    assert 'pip install "brokerjobs[rabbitmq]"' in str(error)
 
 
 async def test_dispatch_many_batches_per_queue_and_keeps_order() -> None:
@@ -147,6 +170,61 @@ def test_dispatch_retries_transient_errors_then_raises() -> None:
     with pytest.raises(BrokerUnavailableError, match="connection reset"):
         brokerjobs.dispatch(SendWelcomeEmail(user_id=1), backend=down)
     assert down.calls == 3
+
+
+class _FailingBackend(MemoryBackend):
+    """Raises ``error`` on every publish, sync and async, single and batch."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+        self.calls = 0
+
+    def publish_sync(self, queue: str, message: brokerjobs.OutgoingMessage) -> None:
+        self.calls += 1
+        raise self.error
+
+    async def publish(self, queue: str, message: brokerjobs.OutgoingMessage) -> None:
+        self.calls += 1
+        raise self.error
+
+    def publish_batch_sync(self, queue: str, messages: object) -> None:
+        raise self.error
+
+    async def publish_batch(self, queue: str, messages: object) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [BackendError("unexpected error from the broker"), ConfigurationError("no AWS region")],
+)
+async def test_every_error_dispatch_raises_is_a_dispatch_error(error: Exception) -> None:
+    backend = _FailingBackend(error)
+    for send in (
+        lambda: brokerjobs.dispatch(SendWelcomeEmail(user_id=1), backend=backend),
+        lambda: brokerjobs.dispatch_many([SendWelcomeEmail(user_id=1)], backend=backend),
+    ):
+        with pytest.raises(DispatchError, match=str(error)) as caught:
+            send()
+        assert caught.value.__cause__ is error
+    for asend in (
+        lambda: brokerjobs.dispatch_async(SendWelcomeEmail(user_id=1), backend=backend),
+        lambda: brokerjobs.dispatch_many_async([SendWelcomeEmail(user_id=1)], backend=backend),
+    ):
+        with pytest.raises(DispatchError, match=str(error)) as caught:
+            await asend()
+        assert caught.value.__cause__ is error
+    assert issubclass(QueueNotFoundError, DispatchError)  # keeps its own type, too
+
+
+def test_a_broker_timeout_is_not_retried() -> None:
+    """The caller already waited the backend's whole timeout once."""
+    config.configure(dispatch_retry_backoff=0.0, dispatch_retries=3)
+    backend = _FailingBackend(BrokerTimeoutError("no answer within 10 s"))
+    with pytest.raises(BrokerTimeoutError):
+        brokerjobs.dispatch(SendWelcomeEmail(user_id=1), backend=backend)
+    assert backend.calls == 1
 
 
 def test_forked_child_builds_its_own_backend() -> None:

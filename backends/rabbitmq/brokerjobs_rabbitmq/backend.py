@@ -85,23 +85,24 @@ class RabbitMQBackend(Backend):
             self._locks_of_loop = (asyncio.Lock(), asyncio.Lock())
         return self._locks_of_loop
 
-    async def _connection(self) -> aiormq.abc.AbstractConnection:
+    async def _connection(self, doing: str | None = None) -> aiormq.abc.AbstractConnection:
         connect_lock, _ = self._locks()
         async with connect_lock:
             connection = self._consumer_connection
             if connection is None or connection.is_closed:
-                connection = self._consumer_connection = await self._connector.connect("consumer")
+                connection = await self._connector.connect("consumer", doing=doing)
+                self._consumer_connection = connection
             return connection
 
     async def _channel(self, action: str) -> aiormq.abc.AbstractChannel:
-        connection = await self._connection()
+        connection = await self._connection(action)
         try:
             return await connection.channel(publisher_confirms=False)
         except Exception as exc:
             raise translate(exc, self.settings, action) from None
 
-    async def _control_channel(self) -> aiormq.abc.AbstractChannel:
-        connection = await self._connection()
+    async def _control_channel(self, doing: str | None = None) -> aiormq.abc.AbstractChannel:
+        connection = await self._connection(doing)
         if (
             self._control is None
             or self._control.is_closed
@@ -123,7 +124,7 @@ class RabbitMQBackend(Backend):
 
     async def publish(self, queue: str, message: OutgoingMessage) -> None:
         outgoing = self._outgoing(queue, message)
-        await self.declare(queue)
+        await self._declare(queue, f"publish to {queue!r}")
         try:
             await self._publisher.publish(outgoing, f"publish to {queue!r}")
         except BrokerJobsError as exc:
@@ -132,25 +133,25 @@ class RabbitMQBackend(Backend):
 
     async def publish_batch(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
         outgoing = [self._outgoing(queue, message) for message in messages]
-        await self.declare(queue)
+        await self._declare(queue, f"publish a batch to {queue!r}")
         try:
             await self._publisher.publish_many(outgoing, f"publish a batch to {queue!r}")
         except BrokerJobsError as exc:
             self._forget_on_reject(queue, exc)
             raise
 
-    def _declare_sync(self, queue: str) -> None:
+    def _declare_sync(self, queue: str, doing: str) -> None:
         with self._declared_lock:
             if queue in self._declared:
                 return
         ops = self.topology.declarations(queue)
-        self._sync.declare(ops, f"declare {queue!r}")
+        self._sync.declare(ops, doing)
         with self._declared_lock:
             self._declared.add(queue)
 
     def publish_sync(self, queue: str, message: OutgoingMessage) -> None:
         outgoing = self._outgoing(queue, message)
-        self._declare_sync(queue)
+        self._declare_sync(queue, f"publish to {queue!r}")
         try:
             self._sync.publish(outgoing, f"publish to {queue!r}")
         except BrokerJobsError as exc:
@@ -159,7 +160,7 @@ class RabbitMQBackend(Backend):
 
     def publish_batch_sync(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
         outgoing = [self._outgoing(queue, message) for message in messages]
-        self._declare_sync(queue)
+        self._declare_sync(queue, f"publish a batch to {queue!r}")
         try:
             self._sync.publish_many(outgoing, f"publish a batch to {queue!r}")
         except BrokerJobsError as exc:
@@ -217,6 +218,10 @@ class RabbitMQBackend(Backend):
 
     # -- topology and operations --------------------------------------------------------
     async def declare(self, queue: str) -> None:
+        await self._declare(queue, f"declare {queue!r}")
+
+    async def _declare(self, queue: str, doing: str) -> None:
+        """Declare ``queue``'s topology once; ``doing`` is what errors say was going on."""
         if queue in self._declared:  # set membership is atomic; the lock guards updates
             return
         _, declare_lock = self._locks()
@@ -227,12 +232,12 @@ class RabbitMQBackend(Backend):
             ops = self.topology.declarations(queue)
             try:
                 async with asyncio.timeout(self.settings.publish_timeout * 3):
-                    await apply_async(await self._control_channel(), ops)
+                    await apply_async(await self._control_channel(doing), ops)
             except Exception as exc:
                 error = translate(
                     exc,
                     self.settings,
-                    f"declare {queue!r}",
+                    doing,
                     queue=queue,
                     timeout=self.settings.publish_timeout * 3,
                 )

@@ -48,8 +48,14 @@ class AsyncConnector:
         url = URL(self.settings.url.get_secret_value())
         return url.update_query(heartbeat=str(self.settings.heartbeat))
 
-    async def connect(self, purpose: str) -> aiormq.abc.AbstractConnection:
-        """A new open connection named ``<client_name>.<purpose>``; errors translated."""
+    async def connect(
+        self, purpose: str, *, doing: str | None = None
+    ) -> aiormq.abc.AbstractConnection:
+        """A new open connection named ``<client_name>.<purpose>``; errors translated.
+
+        ``doing`` is what the connection was opened for, as errors should say it (the
+        consumer connection also serves declarations made while publishing).
+        """
         settings = self.settings
         inner = TLSTransportFactory() if settings.uses_tls else TCPTransportFactory()
         connection = aiormq.Connection(
@@ -64,9 +70,8 @@ class AsyncConnector:
         except BaseException as exc:
             await _close_quietly(connection)
             if isinstance(exc, Exception):
-                raise translate(
-                    exc, settings, f"connect ({purpose})", timeout=settings.connect_timeout
-                ) from None
+                action = f"{doing}: connect" if doing else f"connect ({purpose})"
+                raise translate(exc, settings, action, timeout=settings.connect_timeout) from None
             raise
         self._connections.add(connection)
         return connection

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from pamqp.commands import Basic
@@ -74,8 +75,25 @@ def dead_letter_headers(
     result = with_attempt(headers, attempt_number)
     result[REASON] = reason[:_REASON_LIMIT]
     result[ORIGIN] = queue
-    result[DEAD_AT] = time.time()
+    # Milliseconds as an integer: a float goes into the AMQP table as a 32-bit float,
+    # which rounds today's timestamps to multiples of 128 s.
+    result[DEAD_AT] = time.time_ns() // 1_000_000
     return result
+
+
+def dead_time(value: Any) -> datetime | None:
+    """When a letter was parked, from its ``brokerjobs-dead-at`` header.
+
+    An integer is milliseconds since the epoch; a float is seconds (written by older
+    versions, to within 64 s); anything else is unknown (None).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    seconds = value / 1000 if isinstance(value, int) else value
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):  # a forged header far outside the calendar
+        return None
 
 
 def replay_headers(headers: dict[str, Any] | None) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime
 from typing import Any
 
 import aiormq.abc
@@ -53,8 +52,7 @@ def _dead_letter(queue: str, message: aiormq.abc.DeliveredMessage, limit: int) -
         attempt = hdr.header_attempt(headers) + (
             limit if hdr.text(headers.get("x-first-death-reason")) == "delivery_limit" else 0
         )
-    dead_at = headers.get(hdr.DEAD_AT)
-    when = datetime.fromtimestamp(float(dead_at), UTC) if dead_at is not None else None
+    when = hdr.dead_time(headers.get(hdr.DEAD_AT))
     return DeadLetter(
         queue=queue,
         message_id=props.message_id or "",

@@ -7,6 +7,7 @@ The broker URL carries the password, so it is kept as a :class:`~pydantic.Secret
 from __future__ import annotations
 
 import math
+import re
 import ssl
 from typing import Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -64,11 +65,18 @@ class RabbitMQSettings(BaseSettings):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: SecretStr) -> SecretStr:
-        scheme = urlsplit(value.get_secret_value()).scheme
-        if scheme not in ("amqp", "amqps"):
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("amqp", "amqps"):
             raise ValueError(
-                f"the RabbitMQ URL must start with amqp:// or amqps://, not {scheme}://"
+                f"the RabbitMQ URL must start with amqp:// or amqps://, not {parts.scheme}://"
             )
+        try:
+            parts.port  # noqa: B018 - urllib parses the port lazily; this is the check
+        except ValueError:
+            raise ValueError(
+                "the port in the RabbitMQ URL is not a number from 0 to 65535 "
+                "(amqp://user:password@host:5672/vhost)"
+            ) from None
         return value
 
     @property
@@ -79,6 +87,16 @@ class RabbitMQSettings(BaseSettings):
     @property
     def password(self) -> str:
         return unquote(urlsplit(self.url.get_secret_value()).password or "")
+
+    @property
+    def user(self) -> str:
+        return unquote(urlsplit(self.url.get_secret_value()).username or "guest")
+
+    @property
+    def vhost(self) -> str:
+        """The virtual host the URL names (``/`` when its path is empty, as AMQP URIs say)."""
+        path = urlsplit(self.url.get_secret_value()).path
+        return unquote(path[1:]) if len(path) > 1 else "/"
 
     @property
     def uses_tls(self) -> bool:
@@ -117,15 +135,22 @@ class RabbitMQSettings(BaseSettings):
         return text
 
 
+_PASSWORD = re.compile(r"(//[^:/@]*):[^@]*@")
+
+
 def redact_url(url: str) -> str:
     """``url`` with the password (if any) replaced by ``******``."""
     parts = urlsplit(url)
     if parts.password is None:
         return url
+    try:
+        port = parts.port
+    except ValueError:  # not a number: mask the password without parsing the rest
+        return _PASSWORD.sub(r"\g<1>:******@", url)
     user = parts.username or ""
     host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    if port is not None:
+        host = f"{host}:{port}"
     return urlunsplit(parts._replace(netloc=f"{user}:******@{host}"))
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import aiormq.exceptions as amq
 import pika.exceptions as pex
+from pika.adapters.utils.connection_workflow import (
+    AMQPConnectorException,
+    AMQPConnectorStackTimeout,
+)
 
 from brokerjobs.errors import (
     BackendError,
     BrokerJobsError,
+    BrokerTimeoutError,
     BrokerUnavailableError,
     ConfigurationError,
+    DispatchError,
     PublishRejectedError,
     QueueNotFoundError,
 )
@@ -17,11 +23,11 @@ from brokerjobs.errors import (
 from .settings import RabbitMQSettings
 
 
-class TopologyMismatchError(BackendError, ConfigurationError):
+class TopologyMismatchError(BackendError, ConfigurationError, DispatchError):
     """A queue or exchange exists with other arguments than these settings declare."""
 
 
-class AccessRefusedError(BackendError, ConfigurationError):
+class AccessRefusedError(BackendError, ConfigurationError, DispatchError):
     """RabbitMQ refused the credentials or the permissions (fix the URL or the user's rights)."""
 
 
@@ -35,6 +41,7 @@ _AUTH_ERRORS = (
     pex.AuthenticationError,
 )
 _UNAVAILABLE = (
+    AMQPConnectorException,
     amq.AMQPConnectionError,
     amq.ChannelInvalidStateError,
     amq.AMQPChannelError,
@@ -52,7 +59,7 @@ _UNAVAILABLE = (
 
 def blocked_error(settings: RabbitMQSettings, action: str, timeout: float) -> BrokerJobsError:
     """The error for a publish not sent because the broker blocked publishers too long."""
-    return BrokerUnavailableError(
+    return BrokerTimeoutError(
         f"{action}: RabbitMQ at {settings.safe_url} has blocked publishing for {timeout:g} s "
         "(connection.blocked: a memory or disk alarm); nothing was sent, try again later"
     )
@@ -68,6 +75,24 @@ def _reply_code(exc: BaseException) -> int | None:
     return None
 
 
+def _vhost_refused(exc: BaseException) -> bool:
+    """Whether the broker closed the connection in answer to ``connection.open``.
+
+    RabbitMQ does that (530 NOT_ALLOWED) when the vhost does not exist or the user may
+    not use it. pika says so with ProbableAccessDeniedError; aiormq only raises an
+    InvalidFrameError whose text names the frames (it keeps no reply code), so the text
+    is all there is to go on.
+    """
+    if isinstance(exc, pex.ProbableAccessDeniedError):
+        return True
+    text = str(exc)
+    return (
+        isinstance(exc, amq.InvalidFrameError)
+        and "Connection.OpenOk" in text
+        and "Connection.Close" in text
+    )
+
+
 def translate(
     exc: BaseException,
     settings: RabbitMQSettings,
@@ -81,11 +106,13 @@ def translate(
         return exc
     detail = settings.scrub(f"{type(exc).__name__}: {exc}")
     where = f"RabbitMQ at {settings.safe_url}"
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError | AMQPConnectorStackTimeout):
+        # pika's stack timeout: the TCP connection opened but no AMQP handshake followed
+        # within the connect timeout (a listener that is not RabbitMQ, or a stuck broker).
         limit = f" within {timeout:g} s" if timeout else ""
-        return BrokerUnavailableError(
+        return BrokerTimeoutError(
             f"{action}: no answer from {where}{limit} (broker down, blocked by a resource "
-            "alarm, or the network is cut); try again later"
+            "alarm, the network is cut, or that port is not an AMQP server); try again later"
         )
     if isinstance(exc, amq.PublishError | pex.UnroutableError):
         return PublishRejectedError(
@@ -99,6 +126,13 @@ def translate(
         )
     if isinstance(exc, pex.ConnectionBlockedTimeout):
         return blocked_error(settings, action, settings.publish_timeout)
+    if _vhost_refused(exc):
+        return AccessRefusedError(
+            f"{action}: vhost {settings.vhost!r} does not exist or user has no access "
+            f"(user {settings.user!r}, {where}: {detail}); fix the vhost in "
+            "BROKERJOBS_RABBITMQ_URL, or create it (rabbitmqctl add_vhost) and give the "
+            "user permissions on it (rabbitmqctl set_permissions)"
+        )
     code = _reply_code(exc)
     if code == 404:
         if queue is not None and not action.startswith("publish"):

@@ -13,6 +13,7 @@ import enum
 import sqlite3
 from typing import Any, ClassVar
 
+from brokerjobs.errors import ConfigurationError
 from brokerjobs_sql import schema
 from brokerjobs_sql.urls import mysql_connect_args, redact
 
@@ -199,6 +200,10 @@ class MySQLDialect(Dialect):
     def __init__(self, url: str, *, connect_timeout: float = 10.0, read_timeout: float = 60.0):
         import pymysql
 
+        try:
+            mysql_connect_args(url)  # a malformed URL is a configuration error, found now
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         self.url = url
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout

@@ -24,9 +24,15 @@ def mysql_connect_args(url: str) -> dict[str, Any]:
     database = unquote(parts.path.lstrip("/"))
     if not database:
         raise ValueError(f"the MySQL URL {redact(url)!r} names no database (mysql://host/NAME)")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(
+            f"the port in the MySQL URL {redact(url)!r} is not a number from 0 to 65535"
+        ) from None
     return {
         "host": parts.hostname or "localhost",
-        "port": parts.port or 3306,
+        "port": port or 3306,
         "user": unquote(parts.username) if parts.username else "root",
         "password": unquote(parts.password) if parts.password else "",
         "database": database,

@@ -207,22 +207,22 @@ class SQSBackend(Backend):
         return FIFO_DEDUPLICATION_WINDOW if self._queues.sqs_name(queue).endswith(".fifo") else None
 
     async def stats(self, queue: str) -> QueueStats:
-        ref = await self._clients.run(self._queues.resolve, queue)
+        ref = await self._clients.run(self._queues.resolve_existing, queue)
         return await self._clients.run(self._operations.stats, ref)
 
     async def dead_letters(self, queue: str, *, limit: int = 100) -> list[DeadLetter]:
-        ref = await self._clients.run(self._queues.resolve, queue)
+        ref = await self._clients.run(self._queues.resolve_existing, queue)
         return await self._clients.run(self._operations.dead_letters, ref, limit)
 
     async def replay_dead_letters(
         self, queue: str, *, message_ids: Sequence[str] | None = None, limit: int | None = None
     ) -> int:
-        ref = await self._clients.run(self._queues.resolve, queue)
+        ref = await self._clients.run(self._queues.resolve_existing, queue)
         ids = list(message_ids) if message_ids is not None else None
         return await self._clients.run(self._operations.replay, ref, ids, limit)
 
     async def purge_dead_letters(self, queue: str) -> int:
-        ref = await self._clients.run(self._queues.resolve, queue)
+        ref = await self._clients.run(self._queues.resolve_existing, queue)
         return await self._clients.run(self._operations.purge, ref)
 
     async def purge(self, queue: str) -> None:

@@ -86,7 +86,7 @@ class ClientHolder:
             aws_access_key_id=key.get_secret_value() if key else None,
             aws_secret_access_key=secret.get_secret_value() if secret else None,
             aws_session_token=token.get_secret_value() if token else None,
-            region_name=settings.region,
+            region_name=settings.resolved_region(),
         )
         client: SQSClient = session.client("sqs", endpoint_url=settings.endpoint_url, config=config)
         for event, handler in self._hooks:

@@ -28,6 +28,11 @@ _PRODUCTION_HINT = (
     "redrive policy (or run with BROKERJOBS_SQS_AUTO_CREATE=true)"
 )
 
+_READ_ONLY_HINT = (
+    "reading commands (stats, dlq) never create queues: check the name and the "
+    "queue prefix, or create it by dispatching to it or starting a worker on it"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class QueueRef:
@@ -88,6 +93,23 @@ class QueueDirectory:
                 self._refs[queue] = ref
             return ref
 
+    def resolve_existing(self, queue: str) -> QueueRef:
+        """The queue's :class:`QueueRef` without creating anything (for reading commands).
+
+        A missing queue is :class:`QueueNotFoundError` whatever ``auto_create`` says: a
+        ``stats`` or ``dlq list`` with a typo must not leave a queue and a DLQ behind.
+        """
+        ref = self._refs.get(queue)
+        if ref is not None:
+            return ref
+        with translated("resolving queue", queue):
+            ref = self._resolve(queue, False, hint=_READ_ONLY_HINT)
+        if ref.dead_letter_url is not None or not self._settings.auto_create:
+            with self._lock:
+                self._refs.setdefault(queue, ref)
+        # else not cached: a later publish or worker may still create the missing DLQ.
+        return ref
+
     def forget(self, queue: str) -> None:
         """Drop a cached queue (it was deleted): the next use resolves it again."""
         self._refs.pop(queue, None)
@@ -95,14 +117,14 @@ class QueueDirectory:
     def cached(self) -> list[QueueRef]:
         return list(self._refs.values())
 
-    def _resolve(self, queue: str, create: bool) -> QueueRef:
+    def _resolve(self, queue: str, create: bool, hint: str = _PRODUCTION_HINT) -> QueueRef:
         client = self._clients.client
         sqs_name = self.sqs_name(queue)
         fifo = sqs_name.endswith(_FIFO)
         url = self._lookup(client, sqs_name)
         if url is None:
             if not create:
-                raise QueueNotFoundError(sqs_name, _PRODUCTION_HINT)
+                raise QueueNotFoundError(sqs_name, hint)
             url = self._create(client, sqs_name, fifo)
         with translated("GetQueueAttributes", sqs_name):
             attrs = client.get_queue_attributes(

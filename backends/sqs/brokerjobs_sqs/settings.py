@@ -6,6 +6,7 @@ unless given here; when given they are :class:`~pydantic.SecretStr` and never pr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -29,7 +30,8 @@ class SQSSettings(BaseSettings):
     endpoint_url: str | None = None
     """Another SQS endpoint (moto, ElasticMQ, LocalStack); None for AWS itself."""
     region: str | None = None
-    """AWS region; None uses the standard chain (``AWS_REGION``, ``AWS_DEFAULT_REGION``...)."""
+    """AWS region; None: ``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else the shared config
+    (see :meth:`resolved_region`)."""
     aws_access_key_id: SecretStr | None = None
     aws_secret_access_key: SecretStr | None = None
     aws_session_token: SecretStr | None = None
@@ -77,6 +79,20 @@ class SQSSettings(BaseSettings):
                 "would expire dead letters early"
             )
         return self
+
+    def resolved_region(self) -> str | None:
+        """The region to use: this setting, else ``AWS_REGION``, else ``AWS_DEFAULT_REGION``.
+
+        botocore reads only ``AWS_DEFAULT_REGION`` (and the shared config file); the AWS
+        runtimes (Lambda, ECS) and the other SDKs set ``AWS_REGION``. None leaves the
+        choice to botocore's chain (a profile's ``region``).
+        """
+        return (
+            self.region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or None
+        )
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # A password in the endpoint URL must not reach logs through repr().

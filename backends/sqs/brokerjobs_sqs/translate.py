@@ -23,6 +23,7 @@ from brokerjobs.errors import (
     BrokerUnavailableError,
     ConfigurationError,
     DeliveryLostError,
+    DispatchError,
     PublishRejectedError,
     QueueNotFoundError,
 )
@@ -67,7 +68,7 @@ _SECRET_PATTERNS = (
 )
 
 
-class SQSAccessDeniedError(BackendError, ConfigurationError):
+class SQSAccessDeniedError(BackendError, ConfigurationError, DispatchError):
     """AWS refused the credentials or the IAM policy forbids the call."""
 
 
@@ -115,7 +116,9 @@ def translate(exc: BaseException, operation: str, queue: str | None = None) -> E
             "profile, an instance role, or BROKERJOBS_SQS_AWS_ACCESS_KEY_ID/_SECRET_ACCESS_KEY"
         )
     if isinstance(exc, NoRegionError):
-        return ConfigurationError("no AWS region: set BROKERJOBS_SQS_REGION or AWS_REGION")
+        return ConfigurationError(
+            "no AWS region: set BROKERJOBS_SQS_REGION, AWS_REGION or AWS_DEFAULT_REGION"
+        )
     if isinstance(exc, ReadTimeoutError):
         return BrokerUnavailableError(f"SQS {operation}{where} timed out")
     if isinstance(exc, ConnectionError | ConnectionClosedError | HTTPClientError):
