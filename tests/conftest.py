@@ -48,7 +48,7 @@ async def harness(harness_class: type[BackendHarness]) -> AsyncIterator[BackendH
         await instance.aclose()
 
 
-_BROKER_MARKERS = ("rabbitmq", "sqs", "postgres", "mysql", "sqlite")
+_BROKER_MARKERS = ("rabbitmq", "sqs", "postgres", "mysql", "sqlite", "redis")
 
 
 @pytest.hookimpl(hookwrapper=True)
