@@ -15,11 +15,25 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.retry
+import redis.retry
 from redis.asyncio.client import Pipeline as AsyncPipeline
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript, Script
 
 from . import scripts
 from .settings import RedisSettings
+
+RETRIES = 3
+"""Retries of a command whose connection broke (a server restart leaves every pooled
+connection stale: the first use of each fails). Few and quick, so that a publish to a
+server that stays down raises within seconds (the caller decides what then)."""
+RETRY_ON = [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError]
+
+
+def _backoff() -> ExponentialWithJitterBackoff:
+    return ExponentialWithJitterBackoff(base=0.05, cap=1.0)
+
 
 SCRIPT_NAMES = (
     "PUBLISH_DELAYED",
@@ -66,7 +80,12 @@ class Clients:
     def sync(self) -> redis.Redis:
         with self._lock:
             if self._sync is None:
-                self._sync = redis.Redis.from_url(self._url(), **self.settings.client_options())
+                self._sync = redis.Redis.from_url(
+                    self._url(),
+                    retry=redis.retry.Retry(_backoff(), RETRIES),
+                    retry_on_error=RETRY_ON,
+                    **self.settings.client_options(),
+                )
                 self._sync_scripts = {
                     name: self._sync.register_script(getattr(scripts, name))
                     for name in SCRIPT_NAMES
@@ -89,7 +108,12 @@ class Clients:
         loop = asyncio.get_running_loop()
         current = self._async
         if current is None or self._loop is not loop:
-            client = aioredis.Redis.from_url(self._url(), **self.settings.client_options())
+            client = aioredis.Redis.from_url(
+                self._url(),
+                retry=redis.asyncio.retry.Retry(_backoff(), RETRIES),
+                retry_on_error=RETRY_ON,
+                **self.settings.client_options(),
+            )
             table = {name: client.register_script(getattr(scripts, name)) for name in SCRIPT_NAMES}
             current = self._async = AsyncScripts(client, table)
             self._loop = loop

@@ -1,0 +1,110 @@
+"""Broker-level faults on a private redis-server: kill -9 of the server during a run.
+
+With AOF ``appendfsync always`` a reply comes after the write reached the disk, so a
+kill -9 and a restart on the same directory lose nothing that was confirmed. Without
+persistence a restart loses everything: the backend warns at worker start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.contract.conftest import message
+from tests.faults import jobs
+from tests.faults.checker import assert_sound, drain
+from tests.faults.conftest import make_fleet
+from tests.faults.fleet import Fleet
+from tests.faults.ledger import Ledger
+from tests.faults.producer import stream
+from tests.faults.redis_server import RedisServer
+from tests.faults.scenarios import until_started
+from tests.faults.targets import RedisTarget
+
+pytestmark = [pytest.mark.faults, pytest.mark.redis, pytest.mark.slow]
+
+
+@pytest.fixture
+def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
+    base = Path(tempfile.mkdtemp(prefix="bjfaults-redis-"))
+    server = RedisServer(base, appendfsync=getattr(request, "param", "always"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+async def redis_target(redis_server: RedisServer) -> AsyncIterator[RedisTarget]:
+    target = RedisTarget(redis_server)
+    yield target
+    await target.aclose()
+
+
+async def kill_server_under_load(
+    target: RedisTarget,
+    ledger: Ledger,
+    fleets: list[Fleet],
+    make: type[jobs.Work] | type[jobs.SyncWork],
+) -> None:
+    backend = target.backend()
+    fleet = make_fleet(fleets, target, ledger, "--concurrency", "4", "--prefetch", "4")
+    fleet.start(2)
+    stop = asyncio.Event()
+    producer = asyncio.create_task(
+        stream(backend, target.queue, ledger, lambda k: make(key=k, seconds=0.05), stop)
+    )
+    await until_started(ledger, 20)
+    await asyncio.to_thread(target.server.restart, 1.5)
+    await until_started(ledger, ledger.started_count() + 20, timeout=90)
+    stop.set()
+    sent, publish_errors = await producer
+
+    verdict = await drain(ledger, backend, target.queue, timeout=120)
+    # In flight when the server died: 2 workers x (4 running + 4 prefetched), plus
+    # settlements that failed while it was down (those jobs run again).
+    assert_sound(verdict, max_duplicates=16 + 40)
+    assert verdict.confirmed == sent
+    assert publish_errors > 0, "the restart never hit a publish: the fault missed the load"
+    assert all(m.alive() for m in fleet.members.values()), fleet.output()
+    assert "Task exception was never retrieved" not in fleet.full_output()
+    print(f"\n[redis kill -9, appendfsync {target.server.appendfsync}] {verdict.summary()}")
+
+
+@pytest.mark.parametrize("make", [jobs.Work, jobs.SyncWork], ids=["async", "sync"])
+async def test_kill_9_of_the_server_with_aof_always_loses_nothing(
+    redis_target: RedisTarget,
+    ledger: Ledger,
+    fleet_factory: list[Fleet],
+    make: type[jobs.Work] | type[jobs.SyncWork],
+) -> None:
+    await kill_server_under_load(redis_target, ledger, fleet_factory, make)
+
+
+@pytest.mark.record
+@pytest.mark.parametrize("redis_server", ["everysec"], indirect=True)
+async def test_kill_9_of_the_server_with_aof_everysec(
+    redis_target: RedisTarget, ledger: Ledger, fleet_factory: list[Fleet]
+) -> None:
+    """Record: a process kill keeps what reached the OS; only a host crash loses ~1 s."""
+    await kill_server_under_load(redis_target, ledger, fleet_factory, jobs.Work)
+
+
+@pytest.mark.parametrize("redis_server", [None], indirect=True)
+async def test_restart_without_persistence_loses_every_queued_message(
+    redis_target: RedisTarget,
+) -> None:
+    backend = redis_target.backend()
+    await backend.declare(redis_target.queue)
+    await backend.publish_batch(redis_target.queue, [message() for _ in range(20)])
+    assert (await backend.stats(redis_target.queue)).ready == 20
+    await asyncio.to_thread(redis_target.server.restart)
+    stats = await backend.stats(redis_target.queue)
+    assert (stats.ready, stats.in_flight) == (0, 0), "nothing on disk, nothing comes back"
