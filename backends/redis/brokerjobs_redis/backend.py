@@ -201,7 +201,9 @@ class RedisBackend(Backend):
         done = 0
         try:
             with translating(self.settings, f"settle {delivery.message_id} ({script.lower()})"):
-                done = await self.clients.aio().run(script, [keys.stream, other], [*args, *extra])
+                done = await self.clients.aio().batched(
+                    script, [keys.stream, other], [*args, *extra]
+                )
         finally:
             if (script != "EXTEND" or not done) and receipt.owner is not None:
                 receipt.owner.on_settled(receipt)

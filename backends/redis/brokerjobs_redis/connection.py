@@ -22,6 +22,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript, Script
 
 from . import scripts
+from .batching import ScriptBatcher
 from .settings import RedisSettings
 
 RETRIES = 3
@@ -57,9 +58,14 @@ class AsyncScripts:
 
     client: aioredis.Redis
     table: dict[str, AsyncScript]
+    batcher: ScriptBatcher
 
     async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return await self.table[name](keys=keys, args=args)
+
+    async def batched(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Like :meth:`run`, sharing a pipeline with the calls of the same loop iteration."""
+        return await self.batcher.run(self.table[name], keys, args)
 
 
 class Clients:
@@ -80,12 +86,15 @@ class Clients:
     def sync(self) -> redis.Redis:
         with self._lock:
             if self._sync is None:
-                self._sync = redis.Redis.from_url(
+                pool = redis.BlockingConnectionPool.from_url(
                     self._url(),
+                    max_connections=self.settings.max_connections,
+                    timeout=self.settings.socket_timeout,
                     retry=redis.retry.Retry(_backoff(), RETRIES),
                     retry_on_error=RETRY_ON,
                     **self.settings.client_options(),
                 )
+                self._sync = redis.Redis.from_pool(pool)
                 self._sync_scripts = {
                     name: self._sync.register_script(getattr(scripts, name))
                     for name in SCRIPT_NAMES
@@ -108,14 +117,19 @@ class Clients:
         loop = asyncio.get_running_loop()
         current = self._async
         if current is None or self._loop is not loop:
-            client = aioredis.Redis.from_url(
+            # A blocking pool: past max_connections a command waits for a free connection
+            # (up to socket_timeout) instead of failing with "Too many connections".
+            pool = aioredis.BlockingConnectionPool.from_url(
                 self._url(),
+                max_connections=self.settings.max_connections,
+                timeout=self.settings.socket_timeout,
                 retry=redis.asyncio.retry.Retry(_backoff(), RETRIES),
                 retry_on_error=RETRY_ON,
                 **self.settings.client_options(),
             )
+            client = aioredis.Redis.from_pool(pool)
             table = {name: client.register_script(getattr(scripts, name)) for name in SCRIPT_NAMES}
-            current = self._async = AsyncScripts(client, table)
+            current = self._async = AsyncScripts(client, table, ScriptBatcher(client))
             self._loop = loop
         return current
 

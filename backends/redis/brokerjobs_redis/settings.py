@@ -45,6 +45,9 @@ class RedisSettings(BaseSettings):
     socket_timeout: float = Field(default=10.0, gt=0)
     """Seconds any command may take before it raises (a publish never hangs)."""
     connect_timeout: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(default=64, ge=2)
+    """Connections per pool (one pool per event loop, one for sync publishing); past it a
+    command waits for a free one, up to ``socket_timeout``."""
     client_name: str = "brokerjobs"
     """Connection name shown by ``CLIENT LIST``."""
     warn_without_persistence: bool = True

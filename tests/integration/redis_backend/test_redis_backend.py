@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ from redis.crc import key_slot
 
 from brokerjobs.errors import BrokerUnavailableError, ConfigurationError, DeliveryLostError
 from tests.contract.conftest import message
+from tests.faults.redis_server import RedisServer
 from tests.support.backend_redis import LEASE_SECONDS, URL, RedisHarness
 from tests.support.harness import nothing_within, receive
 
@@ -214,3 +216,40 @@ async def test_consumer_on_a_server_without_persistence_warns(
         subscription = await backend.consume([rds.queue("volatile")], prefetch=1)
     assert any("has no persistence" in r.getMessage() for r in caplog.records)
     await subscription.stop()
+
+
+async def test_many_concurrent_settlements_share_few_connections(rds: RedisHarness) -> None:
+    backend = rds.new_redis_backend(max_connections=3)
+    queue = rds.queue("crowd")
+    await backend.declare(queue)
+    await backend.publish_batch(queue, [message() for _ in range(300)])
+    subscription = await backend.consume([queue], prefetch=300)
+    deliveries = [await receive(subscription) for _ in range(300)]
+    # 300 acks and 300 extends at once on a pool of 3: batched, and none fails.
+    await asyncio.gather(*(backend.extend(d, seconds=30) for d in deliveries))
+    await asyncio.gather(*(backend.ack(d) for d in deliveries))
+    stats = await backend.stats(queue)
+    assert (stats.ready, stats.in_flight) == (0, 0)
+    await subscription.stop()
+
+
+async def test_settlements_survive_a_flushed_script_cache(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", appendfsync=None)  # private: SCRIPT FLUSH is ours
+    server.start()
+    backend = RedisBackend.from_options(url=server.url, warn_without_persistence=False)
+    try:
+        await backend.publish_batch("q", [message() for _ in range(3)])
+        subscription = await backend.consume(["q"], prefetch=3)
+        first = await receive(subscription)
+        await backend.ack(first)  # the scripts are loaded now
+        raw = redis.Redis.from_url(server.url)
+        raw.script_flush()
+        raw.close()
+        rest = [await receive(subscription), await receive(subscription)]
+        await asyncio.gather(*(backend.ack(d) for d in rest))
+        assert (await backend.stats("q")).in_flight == 0
+        await subscription.stop()
+    finally:
+        await backend.aclose()
+        backend.close()
+        server.stop()
