@@ -18,7 +18,7 @@ from tests.faults.fleet import Fleet
 from tests.faults.ledger import ENV_VAR, Ledger
 from tests.faults.moto_process import MotoProcess
 from tests.faults.rabbit_node import RabbitNode
-from tests.faults.redis_server import RedisServer
+from tests.faults.redis_server import RedisServer, private_redis
 from tests.faults.targets import RabbitTarget, RedisTarget, SqliteTarget, SqsTarget, Target
 
 CONSUMER_TIMEOUT_MS = 20_000
@@ -56,14 +56,8 @@ def moto() -> Iterator[MotoProcess]:
 @pytest.fixture(scope="session")
 def redis_node() -> Iterator[RedisServer]:
     """A private redis-server with AOF ``appendfsync always`` for the whole session."""
-    base = Path(tempfile.mkdtemp(prefix="bjfaults-redis-"))
-    server = RedisServer(base, appendfsync="always")
-    try:
-        server.start()
+    with private_redis("always") as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

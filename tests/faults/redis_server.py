@@ -10,7 +10,10 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -90,3 +93,16 @@ class RedisServer:
 
     def stop(self) -> None:
         self.kill9()
+
+
+@contextmanager
+def private_redis(appendfsync: str | None = "always") -> Iterator[RedisServer]:
+    """A started private server in a fresh temporary directory, killed and removed after."""
+    base = Path(tempfile.mkdtemp(prefix="bjfaults-redis-"))
+    server = RedisServer(base, appendfsync=appendfsync)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)

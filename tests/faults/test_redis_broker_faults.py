@@ -8,10 +8,7 @@ persistence a restart loses everything: the backend warns at worker start.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +19,7 @@ from tests.faults.conftest import make_fleet
 from tests.faults.fleet import Fleet
 from tests.faults.ledger import Ledger
 from tests.faults.producer import stream
-from tests.faults.redis_server import RedisServer
+from tests.faults.redis_server import RedisServer, private_redis
 from tests.faults.scenarios import until_started
 from tests.faults.targets import RedisTarget
 
@@ -31,14 +28,8 @@ pytestmark = [pytest.mark.faults, pytest.mark.redis, pytest.mark.slow]
 
 @pytest.fixture
 def redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
-    base = Path(tempfile.mkdtemp(prefix="bjfaults-redis-"))
-    server = RedisServer(base, appendfsync=getattr(request, "param", "always"))
-    try:
-        server.start()
+    with private_redis(getattr(request, "param", "always")) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
