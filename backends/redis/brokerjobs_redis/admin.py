@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from brokerjobs.backend import DeadLetter, QueueStats
 
+from .connection import AsyncClient
 from .keys import QueueKeys, queue_keys
 from .settings import RedisSettings
 
@@ -23,7 +22,7 @@ def _field(mapping: dict[Any, Any], name: str) -> Any:
     return mapping.get(name.encode(), mapping.get(name))
 
 
-async def stats(client: aioredis.Redis, settings: RedisSettings, queue: str) -> QueueStats:
+async def stats(client: AsyncClient, settings: RedisSettings, queue: str) -> QueueStats:
     """Counts for ``queue``; ready excludes delayed messages and in-flight entries.
 
     Settled entries are deleted from the stream, so the stream holds exactly the ready
@@ -37,8 +36,7 @@ async def stats(client: aioredis.Redis, settings: RedisSettings, queue: str) -> 
     pipe.zcard(keys.delayed)
     pipe.xlen(keys.dead)
     pipe.xinfo_groups(keys.stream)
-    pipe.time()
-    length, pending, delayed, dead, groups, now = await pipe.execute(raise_on_error=False)
+    length, pending, delayed, dead, groups = await pipe.execute(raise_on_error=False)
     in_flight = 0 if isinstance(pending, Exception) else int(_field(pending, "pending") or 0)
     last = "0-0"
     if not isinstance(groups, Exception):
@@ -52,6 +50,7 @@ async def stats(client: aioredis.Redis, settings: RedisSettings, queue: str) -> 
     if ready:
         first: Any = await client.xrange(keys.stream, min=f"({last}", count=1)
         if first:
+            now: Any = await client.time()  # the server's clock, as the entry ids are
             now_ms = int(now[0]) * 1000 + int(now[1]) // 1000
             oldest = max(0.0, (now_ms - _ms(first[0][0])) / 1000)
     return QueueStats(
@@ -65,7 +64,7 @@ async def stats(client: aioredis.Redis, settings: RedisSettings, queue: str) -> 
 
 
 async def dead_letters(
-    client: aioredis.Redis, keys: QueueKeys, queue: str, limit: int
+    client: AsyncClient, keys: QueueKeys, queue: str, limit: int
 ) -> list[DeadLetter]:
     """The first ``limit`` entries of the dead-letter stream, oldest first."""
     entries: Any = await client.xrange(keys.dead, count=limit)

@@ -110,19 +110,28 @@ class RedisBackend(Backend):
         self._declared.add(queue)
 
     # -- publishing --------------------------------------------------------------------
-    def _commands(self, pipe: Any, keys: QueueKeys, messages: Sequence[OutgoingMessage]) -> None:
-        """Queue the XADDs (and one delayed-publish script) of ``messages`` on ``pipe``."""
+    def _commands(
+        self, pipe: Any, keys: QueueKeys, messages: Sequence[OutgoingMessage]
+    ) -> list[Any]:
+        """Queue the XADDs (and one delayed-publish script) of ``messages`` on ``pipe``.
+
+        Returns the script's arguments when it must run outside the pipeline (a cluster
+        pipeline refuses scripts), else an empty list.
+        """
         delayed: list[Any] = []
         for message in messages:
             if message.delay > 0:
                 delayed += [delay_ms(message.delay), delayed_member(0, message)]
             else:
                 pipe.xadd(keys.stream, {"i": message.message_id, "b": message.body, "n": 0})
+        if delayed and self.settings.cluster:
+            return delayed
         if delayed:
             pipe.eval(scripts.PUBLISH_DELAYED, 1, keys.delayed, *delayed)
         if self.settings.replicas:
             timeout = int(self.settings.replica_timeout * 1000)
             pipe.execute_command("WAIT", self.settings.replicas, timeout)
+        return []
 
     def _check(self, queue: str, results: list[Any], sent: int) -> None:
         """Raise when any command of a publish pipeline failed, saying how many went in."""
@@ -150,11 +159,16 @@ class RedisBackend(Backend):
     async def publish_batch(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
             return
+        keys = self.keys(queue)
         pipe = self.clients.pipeline()
-        self._commands(pipe, self.keys(queue), messages)
+        apart = self._commands(pipe, keys, messages)
+        sent = len(pipe)
         with translating(self.settings, f"publish to {queue!r}"):
-            results = await pipe.execute(raise_on_error=False)
-        self._check(queue, results, len(pipe))
+            results = await pipe.execute(raise_on_error=False) if sent else []
+            if apart:
+                client = self.clients.aio().client
+                await client.eval(scripts.PUBLISH_DELAYED, 1, keys.delayed, *apart)
+        self._check(queue, results, sent)
         if any(m.delay > 0 for m in messages):
             self._poke(queue)
 
@@ -169,11 +183,15 @@ class RedisBackend(Backend):
     def publish_batch_sync(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
             return
-        pipe = self.clients.sync().pipeline(transaction=False)
-        self._commands(pipe, self.keys(queue), messages)
+        keys = self.keys(queue)
+        client = self.clients.sync()
+        pipe = client.pipeline(transaction=False)
+        apart = self._commands(pipe, keys, messages)
         sent = len(pipe)
         with translating(self.settings, f"publish to {queue!r}"):
-            results = pipe.execute(raise_on_error=False)
+            results = pipe.execute(raise_on_error=False) if sent else []
+            if apart:
+                client.eval(scripts.PUBLISH_DELAYED, 1, keys.delayed, *apart)
         self._check(queue, results, sent)
 
     def _poke(self, queue: str) -> None:

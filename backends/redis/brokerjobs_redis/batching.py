@@ -16,10 +16,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions as rex
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.commands.core import AsyncScript
 
 MAX_BATCH = 512
 """Most script calls per pipeline; more wait for the next flush (started at once)."""
+CLUSTER_CONCURRENCY = 16
+"""Script calls in flight at once on a cluster, where pipelines cannot carry scripts."""
 
 
 @dataclass(slots=True)
@@ -33,7 +36,7 @@ class _Call:
 class ScriptBatcher:
     """Runs script calls through pipelines on one asyncio client (one loop)."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis | AsyncRedisCluster) -> None:
         self._client = client
         self._queued: list[_Call] = []
         self._flushing = False
@@ -85,6 +88,19 @@ class ScriptBatcher:
                 call.done.set_result(reply)
 
     async def _pipelined(self, batch: list[_Call]) -> list[Any]:
+        if isinstance(self._client, AsyncRedisCluster):
+            # A cluster pipeline refuses scripts: run them side by side instead, a
+            # bounded number at a time (each node's pool has max_connections).
+            replies: list[Any] = []
+            for start in range(0, len(batch), CLUSTER_CONCURRENCY):
+                replies += await asyncio.gather(
+                    *(
+                        self._client.evalsha(c.script.sha, len(c.keys), *c.keys, *c.args)
+                        for c in batch[start : start + CLUSTER_CONCURRENCY]
+                    ),
+                    return_exceptions=True,
+                )
+            return replies
         pipe = self._client.pipeline(transaction=False)
         for call in batch:
             pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)

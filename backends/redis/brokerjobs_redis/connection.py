@@ -16,10 +16,11 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 import redis.asyncio.retry
+import redis.cluster
 import redis.retry
-from redis.asyncio.client import Pipeline as AsyncPipeline
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.commands.core import AsyncScript, Script
+from redis.commands.core import AsyncScript
 
 from . import scripts
 from .batching import ScriptBatcher
@@ -52,11 +53,15 @@ SCRIPT_NAMES = (
 )
 
 
+AsyncClient = aioredis.Redis | AsyncRedisCluster
+SyncClient = redis.Redis | redis.cluster.RedisCluster
+
+
 @dataclass(slots=True)
 class AsyncScripts:
     """The Lua scripts registered on one asyncio client (EVALSHA, loaded on first use)."""
 
-    client: aioredis.Redis
+    client: AsyncClient
     table: dict[str, AsyncScript]
     batcher: ScriptBatcher
 
@@ -69,13 +74,12 @@ class AsyncScripts:
 
 
 class Clients:
-    """The connections of one backend instance."""
+    """The connections of one backend instance (single server, or Redis Cluster)."""
 
     def __init__(self, settings: RedisSettings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._sync: redis.Redis | None = None
-        self._sync_scripts: dict[str, Script] = {}
+        self._sync: SyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async: AsyncScripts | None = None
 
@@ -83,27 +87,27 @@ class Clients:
         return self.settings.url.get_secret_value()
 
     # -- sync -------------------------------------------------------------------------
-    def sync(self) -> redis.Redis:
+    def sync(self) -> SyncClient:
         with self._lock:
             if self._sync is None:
-                pool = redis.BlockingConnectionPool.from_url(
-                    self._url(),
-                    max_connections=self.settings.max_connections,
-                    timeout=self.settings.socket_timeout,
-                    retry=redis.retry.Retry(_backoff(), RETRIES),
-                    retry_on_error=RETRY_ON,
-                    **self.settings.client_options(),
-                )
-                self._sync = redis.Redis.from_pool(pool)
-                self._sync_scripts = {
-                    name: self._sync.register_script(getattr(scripts, name))
-                    for name in SCRIPT_NAMES
-                }
+                self._sync = self._new_sync()
             return self._sync
 
-    def sync_script(self, name: str) -> Script:
-        self.sync()
-        return self._sync_scripts[name]
+    def _new_sync(self) -> SyncClient:
+        options = self.settings.client_options()
+        if self.settings.cluster:
+            # The cluster client keeps a pool per node and retries through topology
+            # changes (MOVED, a failover) itself.
+            return redis.cluster.RedisCluster.from_url(self._url(), **options)
+        pool = redis.BlockingConnectionPool.from_url(
+            self._url(),
+            max_connections=self.settings.max_connections,
+            timeout=self.settings.socket_timeout,
+            retry=redis.retry.Retry(_backoff(), RETRIES),
+            retry_on_error=RETRY_ON,
+            **options,
+        )
+        return redis.Redis.from_pool(pool)
 
     def close(self) -> None:
         with self._lock:
@@ -117,23 +121,31 @@ class Clients:
         loop = asyncio.get_running_loop()
         current = self._async
         if current is None or self._loop is not loop:
-            # A blocking pool: past max_connections a command waits for a free connection
-            # (up to socket_timeout) instead of failing with "Too many connections".
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self._url(),
-                max_connections=self.settings.max_connections,
-                timeout=self.settings.socket_timeout,
-                retry=redis.asyncio.retry.Retry(_backoff(), RETRIES),
-                retry_on_error=RETRY_ON,
-                **self.settings.client_options(),
-            )
-            client = aioredis.Redis.from_pool(pool)
+            client = self._new_async()
             table = {name: client.register_script(getattr(scripts, name)) for name in SCRIPT_NAMES}
             current = self._async = AsyncScripts(client, table, ScriptBatcher(client))
             self._loop = loop
         return current
 
-    def pipeline(self) -> AsyncPipeline:
+    def _new_async(self) -> AsyncClient:
+        options = self.settings.client_options()
+        if self.settings.cluster:
+            return AsyncRedisCluster.from_url(
+                self._url(), max_connections=self.settings.max_connections, **options
+            )
+        # A blocking pool: past max_connections a command waits for a free connection
+        # (up to socket_timeout) instead of failing with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self._url(),
+            max_connections=self.settings.max_connections,
+            timeout=self.settings.socket_timeout,
+            retry=redis.asyncio.retry.Retry(_backoff(), RETRIES),
+            retry_on_error=RETRY_ON,
+            **options,
+        )
+        return aioredis.Redis.from_pool(pool)
+
+    def pipeline(self) -> Any:
         return self.aio().client.pipeline(transaction=False)
 
     async def aclose(self) -> None:
@@ -146,5 +158,9 @@ class Clients:
         """Drop every asyncio connection at once, as a killed process would."""
         current, self._async = self._async, None
         if current is not None:
-            await current.client.connection_pool.disconnect(inuse_connections=True)
+            client = current.client
+            if isinstance(client, AsyncRedisCluster):
+                await client.aclose()
+            else:
+                await client.connection_pool.disconnect(inuse_connections=True)
         self._loop = None

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
 import redis.exceptions as rex
 
+from .connection import AsyncClient
 from .settings import RedisSettings
 
 log = logging.getLogger("brokerjobs.redis")
@@ -50,7 +50,7 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-async def read_persistence(client: aioredis.Redis) -> Persistence:
+async def read_persistence(client: AsyncClient) -> Persistence:
     """Read ``appendonly``, ``appendfsync`` and ``save`` (INFO when CONFIG is refused)."""
     try:
         config = {
@@ -71,7 +71,7 @@ async def read_persistence(client: aioredis.Redis) -> Persistence:
         )
 
 
-async def warn_if_volatile(client: aioredis.Redis, settings: RedisSettings) -> Persistence | None:
+async def warn_if_volatile(client: AsyncClient, settings: RedisSettings) -> Persistence | None:
     """Log a warning when the server would lose every message at a restart."""
     try:
         persistence = await read_persistence(client)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from brokerjobs.errors import ConfigurationError
@@ -25,6 +25,9 @@ class RedisSettings(BaseSettings):
     """``redis://`` or ``rediss://`` (TLS) URL: user, password, host, port and database."""
     prefix: str = "brokerjobs:"
     """Prepended to every key this backend creates (``<prefix>{<queue>}:stream``...)."""
+    cluster: bool = False
+    """Talk to a Redis Cluster (``url`` names any one node; the client finds the rest).
+    Every key of a queue shares one hash slot, so the scripts work there unchanged."""
     group: str = "brokerjobs"
     """The consumer group every worker of a queue joins."""
     lease: float = Field(default=30.0, gt=0)
@@ -74,6 +77,12 @@ class RedisSettings(BaseSettings):
         if "{" in value or "}" in value:
             raise ValueError("the key prefix may not contain { or } (they mark hash tags)")
         return value
+
+    @model_validator(mode="after")
+    def _check_cluster(self) -> RedisSettings:
+        if self.cluster and self.replicas:
+            raise ValueError("replicas (WAIT) is not supported with cluster=true")
+        return self
 
     @property
     def safe_url(self) -> str:

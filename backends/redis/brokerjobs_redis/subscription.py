@@ -171,6 +171,16 @@ class RedisSubscription(Subscription):
                 room = self.prefetch - len(self._owned)
                 if self._buffer or room <= 0:
                     return
+        if len(self.queues) > 1 and self._settings.cluster:
+            # The streams live in different slots: one blocking read cannot cover them.
+            # Block on each in turn for a share of the wait (one entry at a time).
+            share = max(1, block // len(self.queues))
+            for queue in self.queues:
+                streams = {self._keys[queue].stream: ">"}
+                self._take(await client.xreadgroup(group, self.consumer, streams, 1, share))
+                if self._buffer:
+                    return
+            return
         every: Streams = {self._keys[q].stream: ">" for q in self.queues}
         count = room if len(self.queues) == 1 else 1
         reply = await client.xreadgroup(group, self.consumer, every, count=count, block=block)
