@@ -1,4 +1,4 @@
-"""The contract suite, unchanged, on a private 3-master Redis Cluster (cluster=true).
+"""The contract and worker suites, unchanged, on a private 3-master Redis Cluster.
 
 Every key of a queue shares one hash slot, so the Lua scripts run there as on one
 server; queues of one subscription may live on different masters.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import redis
@@ -24,6 +25,14 @@ from tests.contract.conftest import message
 from tests.faults.redis_cluster import ClusterNode, private_cluster
 from tests.support.backend_redis import RedisHarness
 from tests.support.harness import receive
+from tests.worker import (
+    test_bad_messages,
+    test_hooks,
+    test_outcomes,
+    test_priority,
+    test_shutdown,
+    test_time_limits,
+)
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -38,6 +47,22 @@ CONTRACT: list[ContractTest] = [
     )
     for name, test in sorted(vars(module).items())
     if name.startswith("test_") and inspect.iscoroutinefunction(test)
+]
+
+WORKER: list[ContractTest] = [
+    test
+    for module in (
+        test_outcomes,
+        test_priority,
+        test_shutdown,
+        test_time_limits,
+        test_bad_messages,
+        test_hooks,
+    )
+    for name, test in sorted(vars(module).items())
+    if name.startswith("test_")
+    and inspect.iscoroutinefunction(test)
+    and "kind" not in inspect.signature(test).parameters  # parametrized: run on one server
 ]
 
 
@@ -64,20 +89,31 @@ class ClusterHarness(RedisHarness):
         self.backends.clear()
 
 
-@pytest.mark.parametrize("contract_test", CONTRACT, ids=lambda test: test.__name__)
-async def test_contract_on_a_cluster(
-    cluster: list[ClusterNode], contract_test: ContractTest
-) -> None:
+async def run_on_cluster(cluster: list[ClusterNode], test: ContractTest) -> None:
+    """Call a suite's test function with the fixtures it names, made for the cluster."""
     harness = ClusterHarness(cluster[0].url)
     try:
         backend = await harness.new_backend()
         queue = harness.queue("work")
         await backend.declare(queue)
-        offered = {"harness": harness, "backend": backend, "queue": queue}
-        wanted = inspect.signature(contract_test).parameters
-        await contract_test(**{name: offered[name] for name in wanted})
+        offered = {"harness": harness, "backend": backend, "queue": queue, "token": uuid4().hex}
+        await test(**{name: offered[name] for name in inspect.signature(test).parameters})
     finally:
         await harness.aclose()
+
+
+@pytest.mark.parametrize("contract_test", CONTRACT, ids=lambda test: test.__name__)
+async def test_contract_on_a_cluster(
+    cluster: list[ClusterNode], contract_test: ContractTest
+) -> None:
+    await run_on_cluster(cluster, contract_test)
+
+
+@pytest.mark.parametrize("worker_test", WORKER, ids=lambda test: test.__name__)
+async def test_worker_suite_on_a_cluster(
+    cluster: list[ClusterNode], worker_test: ContractTest
+) -> None:
+    await run_on_cluster(cluster, worker_test)
 
 
 async def test_one_subscription_over_queues_on_different_masters(
