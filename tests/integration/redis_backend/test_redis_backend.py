@@ -253,3 +253,14 @@ async def test_settlements_survive_a_flushed_script_cache(tmp_path: Path) -> Non
         await backend.aclose()
         backend.close()
         server.stop()
+
+
+async def test_publish_waiting_for_missing_replicas_raises(rds: RedisHarness) -> None:
+    backend = rds.new_redis_backend(replicas=1, replica_timeout=0.2)
+    queue = rds.queue("wait")
+    with pytest.raises(BrokerUnavailableError, match="acknowledged by 0 of 1 replicas"):
+        await backend.publish(queue, message())
+    with pytest.raises(BrokerUnavailableError, match="acknowledged by 0 of 1 replicas"):
+        await asyncio.to_thread(backend.publish_sync, queue, message())
+    # Written on the primary all the same: a retry may duplicate, never lose.
+    assert (await backend.stats(queue)).ready == 2
