@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+import redis.cluster
 
 from tests.faults.redis_server import RedisServer
 
@@ -57,15 +58,17 @@ class ClusterNode(RedisServer):
 
 
 @contextmanager
-def private_cluster(masters: int = 3) -> Iterator[list[ClusterNode]]:
+def private_cluster(masters: int = 3, replicas: int = 0) -> Iterator[list[ClusterNode]]:
+    """``masters`` masters with ``replicas`` replicas each (asynchronous replication)."""
     base = Path(tempfile.mkdtemp(prefix="bjfaults-cluster-"))
-    nodes = [ClusterNode(base / str(port), port) for port in cluster_ports(masters)]
+    count = masters * (1 + replicas)
+    nodes = [ClusterNode(base / str(port), port) for port in cluster_ports(count)]
     try:
         for node in nodes:
             node.start()
         addresses = [f"127.0.0.1:{node.port}" for node in nodes]
         subprocess.run(
-            [REDIS_CLI, "--cluster", "create", *addresses, "--cluster-replicas", "0",
+            [REDIS_CLI, "--cluster", "create", *addresses, "--cluster-replicas", str(replicas),
              "--cluster-yes"],
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
@@ -75,6 +78,17 @@ def private_cluster(masters: int = 3) -> Iterator[list[ClusterNode]]:
         for node in nodes:
             node.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def owner_of(nodes: list[ClusterNode], key: str) -> ClusterNode:
+    """The node that serves ``key``'s slot now (after a failover: the promoted replica)."""
+    live = next(node for node in nodes if node.process and node.process.poll() is None)
+    client = redis.cluster.RedisCluster.from_url(live.url)
+    try:
+        port = int(client.get_node_from_key(key).port)
+    finally:
+        client.close()
+    return next(node for node in nodes if node.port == port)
 
 
 def _wait_ok(nodes: list[ClusterNode], timeout: float = 30) -> None:

@@ -63,3 +63,17 @@ def test_the_entry_point_finds_the_backend() -> None:
     backend = get_backend("redis")
     assert isinstance(backend, RedisBackend)
     backend.close()
+
+
+def test_cluster_errors_are_translated_and_wait_is_refused_on_a_cluster() -> None:
+    import redis.exceptions as rex
+    from brokerjobs_redis.translate import translate
+
+    from brokerjobs.errors import BrokerUnavailableError
+
+    settings = RedisSettings(url="redis://:pw-cluster-pw@10.1.1.1:7000/0", cluster=True)
+    error = translate(rex.RedisClusterException("pw-cluster-pw unreachable"), settings, "x")
+    assert isinstance(error, BrokerUnavailableError)
+    assert "pw-cluster-pw" not in str(error)
+    with pytest.raises(ConfigurationError, match="not supported with cluster"):
+        load_settings(cluster=True, replicas=1)

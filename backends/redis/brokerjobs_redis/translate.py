@@ -31,6 +31,7 @@ _UNAVAILABLE = (
     rex.TryAgainError,
     rex.ClusterDownError,
     rex.MaxConnectionsError,
+    rex.RedisClusterException,  # no node of the cluster reachable, a slot not covered
     OSError,
 )
 
@@ -56,7 +57,7 @@ def translate(exc: BaseException, settings: RedisSettings, action: str) -> Broke
             f"{action}: lost or could not open the connection to {where} ({detail}); "
             "is Redis running? (redis-server, or check BROKERJOBS_REDIS_URL)"
         )
-    if isinstance(exc, rex.RedisError):
+    if isinstance(exc, rex.RedisError | rex.RedisClusterException):
         return BackendError(f"{action}: unexpected error from {where} ({detail})")
     # Not a driver exception: a bug, which must surface as itself with its traceback.
     raise exc
@@ -67,5 +68,5 @@ def translating(settings: RedisSettings, action: str) -> Iterator[None]:
     """Translate driver exceptions raised inside the block (the backend's edge)."""
     try:
         yield
-    except (rex.RedisError, OSError) as exc:
+    except (rex.RedisError, rex.RedisClusterException, OSError) as exc:
         raise translate(exc, settings, action) from None
