@@ -40,7 +40,7 @@ def test_environment_configures_the_backend(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize(
     ("options", "complaint"),
     [
-        ({"url": "amqp://localhost"}, "redis:// or rediss://"),
+        ({"url": "amqp://localhost"}, "redis://, rediss:// or redis+sentinel://"),
         ({"prefix": "a{b"}, "hash tags"),
         ({"lease": 0}, "lease"),
     ],
@@ -77,3 +77,15 @@ def test_cluster_errors_are_translated_and_wait_is_refused_on_a_cluster() -> Non
     assert "pw-cluster-pw" not in str(error)
     with pytest.raises(ConfigurationError, match="not supported with cluster"):
         load_settings(cluster=True, replicas=1)
+
+
+def test_sentinel_urls_name_the_sentinels_the_service_and_the_database() -> None:
+    settings = RedisSettings(url="redis+sentinel://:s3nt-pw@10.0.0.1:26379,10.0.0.2/jobs/2")
+    target = settings.sentinel
+    assert target is not None
+    assert target.sentinels == [("10.0.0.1", 26379), ("10.0.0.2", 26379)]
+    assert (target.service, target.db, target.password) == ("jobs", 2, "s3nt-pw")
+    assert "s3nt-pw" not in settings.safe_url and "10.0.0.2" in settings.safe_url
+    assert RedisSettings(url="rediss+sentinel://h:26379/jobs").uses_tls
+    with pytest.raises(ConfigurationError, match="names the sentinels and the service"):
+        load_settings(url="redis+sentinel://10.0.0.1:26379")

@@ -18,12 +18,15 @@ import redis.asyncio as aioredis
 import redis.asyncio.retry
 import redis.cluster
 import redis.retry
+import redis.sentinel
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
 
 from . import scripts
 from .batching import ScriptBatcher
+from .sentinel import SentinelTarget
 from .settings import RedisSettings
 
 RETRIES = 3
@@ -93,8 +96,36 @@ class Clients:
                 self._sync = self._new_sync()
             return self._sync
 
+    def _sentinel_options(self, target: SentinelTarget) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(options of the master's connections, options of the sentinel connections)."""
+        options = self.settings.client_options()
+        options.update(db=target.db, username=target.username, password=target.password)
+        if target.tls:
+            options["ssl"] = True
+        secret = self.settings.sentinel_password
+        to_sentinels: dict[str, Any] = {
+            "socket_timeout": self.settings.socket_timeout,
+            "socket_connect_timeout": self.settings.connect_timeout,
+            "password": secret.get_secret_value() if secret else None,
+        }
+        return options, to_sentinels
+
     def _new_sync(self) -> SyncClient:
         options = self.settings.client_options()
+        target = self.settings.sentinel
+        if target is not None:
+            master, to_sentinels = self._sentinel_options(target)
+            sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+                target.sentinels, sentinel_kwargs=to_sentinels
+            )
+            master_client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+                target.service,
+                max_connections=self.settings.max_connections,
+                retry=redis.retry.Retry(_backoff(), RETRIES),
+                retry_on_error=RETRY_ON,
+                **master,
+            )
+            return master_client
         if self.settings.cluster:
             # The cluster client keeps a pool per node and retries through topology
             # changes (MOVED, a failover) itself.
@@ -129,6 +160,20 @@ class Clients:
 
     def _new_async(self) -> AsyncClient:
         options = self.settings.client_options()
+        target = self.settings.sentinel
+        if target is not None:
+            master, to_sentinels = self._sentinel_options(target)
+            sentinel = AsyncSentinel(  # type: ignore[no-untyped-call]
+                target.sentinels, sentinel_kwargs=to_sentinels
+            )
+            client: aioredis.Redis = sentinel.master_for(
+                target.service,
+                max_connections=self.settings.max_connections,
+                retry=redis.asyncio.retry.Retry(_backoff(), RETRIES),
+                retry_on_error=RETRY_ON,
+                **master,
+            )
+            return client
         if self.settings.cluster:
             return AsyncRedisCluster.from_url(
                 self._url(), max_connections=self.settings.max_connections, **options

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from brokerjobs.errors import ConfigurationError
 from brokerjobs.telemetry.redact import redact
 
+from .sentinel import SCHEMES, SentinelTarget, parse_sentinel_url
+
 
 class RedisSettings(BaseSettings):
     """Every knob of the Redis backend. Environment: ``BROKERJOBS_REDIS_<FIELD>``."""
@@ -58,16 +60,23 @@ class RedisSettings(BaseSettings):
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    sentinel_password: SecretStr | None = None
+    """Password of the sentinels themselves (``redis+sentinel://`` URLs), if they need one."""
     tls_verify: bool = True
     """Verify the server's certificate and host name (rediss). Turn off only for tests."""
 
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: SecretStr) -> SecretStr:
-        scheme = urlsplit(value.get_secret_value()).scheme
+        raw = value.get_secret_value()
+        scheme = raw.partition("://")[0]
+        if scheme in SCHEMES:
+            parse_sentinel_url(raw)  # raises ValueError with the expected format
+            return value
         if scheme not in ("redis", "rediss"):
             raise ValueError(
-                f"the Redis URL must start with redis:// or rediss://, not {scheme}://"
+                "the Redis URL must start with redis://, rediss:// or redis+sentinel://, "
+                f"not {scheme}://"
             )
         return value
 
@@ -82,7 +91,15 @@ class RedisSettings(BaseSettings):
     def _check_cluster(self) -> RedisSettings:
         if self.cluster and self.replicas:
             raise ValueError("replicas (WAIT) is not supported with cluster=true")
+        if self.cluster and self.sentinel is not None:
+            raise ValueError("a redis+sentinel:// URL cannot be used with cluster=true")
         return self
+
+    @property
+    def sentinel(self) -> SentinelTarget | None:
+        """The parsed ``redis+sentinel://`` URL, or None for a direct URL."""
+        raw = self.url.get_secret_value()
+        return parse_sentinel_url(raw) if raw.partition("://")[0] in SCHEMES else None
 
     @property
     def safe_url(self) -> str:
@@ -91,7 +108,7 @@ class RedisSettings(BaseSettings):
 
     @property
     def uses_tls(self) -> bool:
-        return urlsplit(self.url.get_secret_value()).scheme == "rediss"
+        return self.url.get_secret_value().partition("://")[0] in ("rediss", "rediss+sentinel")
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments for ``redis.Redis.from_url`` (sync and asyncio alike)."""
@@ -113,7 +130,9 @@ class RedisSettings(BaseSettings):
 
     def scrub(self, text: str) -> str:
         """``text`` with the URL's password (raw and percent-decoded) masked."""
-        password = urlsplit(self.url.get_secret_value()).password or ""
+        raw = self.url.get_secret_value()
+        sentinel = raw.partition("://")[0] in SCHEMES
+        password = (parse_sentinel_url(raw).password if sentinel else urlsplit(raw).password) or ""
         return redact(text, extra=[password, unquote(password)] if password else [])
 
 
