@@ -85,7 +85,7 @@ def owner_of(nodes: list[ClusterNode], key: str) -> ClusterNode:
     live = next(node for node in nodes if node.process and node.process.poll() is None)
     client = redis.cluster.RedisCluster.from_url(live.url)
     try:
-        port = int(client.get_node_from_key(key).port)
+        port = int(client.get_node_from_key(key).port)  # type: ignore[no-untyped-call]
     finally:
         client.close()
     return next(node for node in nodes if node.port == port)

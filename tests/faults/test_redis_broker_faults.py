@@ -14,13 +14,11 @@ import pytest
 
 from tests.contract.conftest import message
 from tests.faults import jobs
-from tests.faults.checker import assert_sound, drain
-from tests.faults.conftest import make_fleet
+from tests.faults.checker import assert_sound
 from tests.faults.fleet import Fleet
 from tests.faults.ledger import Ledger
-from tests.faults.producer import stream
+from tests.faults.redis_load import fault_under_load
 from tests.faults.redis_server import RedisServer, private_redis
-from tests.faults.scenarios import until_started
 from tests.faults.targets import RedisTarget
 
 pytestmark = [pytest.mark.faults, pytest.mark.redis, pytest.mark.slow]
@@ -45,28 +43,20 @@ async def kill_server_under_load(
     fleets: list[Fleet],
     make: type[jobs.Work] | type[jobs.SyncWork],
 ) -> None:
-    backend = target.backend()
-    fleet = make_fleet(fleets, target, ledger, "--concurrency", "4", "--prefetch", "4")
-    fleet.start(2)
-    stop = asyncio.Event()
-    producer = asyncio.create_task(
-        stream(backend, target.queue, ledger, lambda k: make(key=k, seconds=0.05), stop)
-    )
-    await until_started(ledger, 20)
-    await asyncio.to_thread(target.server.restart, 1.5)
-    await until_started(ledger, ledger.started_count() + 20, timeout=90)
-    stop.set()
-    sent, publish_errors = await producer
+    async def restart() -> None:
+        await asyncio.to_thread(target.server.restart, 1.5)
 
-    verdict = await drain(ledger, backend, target.queue, timeout=120)
+    run = await fault_under_load(
+        target, ledger, fleets, lambda k: make(key=k, seconds=0.05), restart, runs_each_side=20
+    )
     # In flight when the server died: 2 workers x (4 running + 4 prefetched), plus
     # settlements that failed while it was down (those jobs run again).
-    assert_sound(verdict, max_duplicates=16 + 40)
-    assert verdict.confirmed == sent
-    assert publish_errors > 0, "the restart never hit a publish: the fault missed the load"
-    assert all(m.alive() for m in fleet.members.values()), fleet.output()
-    assert "Task exception was never retrieved" not in fleet.full_output()
-    print(f"\n[redis kill -9, appendfsync {target.server.appendfsync}] {verdict.summary()}")
+    assert_sound(run.verdict, max_duplicates=16 + 40)
+    assert run.verdict.confirmed == run.sent
+    assert run.publish_errors > 0, "the restart never hit a publish: the fault missed the load"
+    assert all(m.alive() for m in run.fleet.members.values()), run.fleet.output()
+    assert "Task exception was never retrieved" not in run.fleet.full_output()
+    print(f"\n[redis kill -9, appendfsync {target.server.appendfsync}] {run.verdict.summary()}")
 
 
 @pytest.mark.parametrize("make", [jobs.Work, jobs.SyncWork], ids=["async", "sync"])

@@ -7,19 +7,15 @@ criterion (``pytest -m record``): the figure goes to docs/backends/redis.md.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from tests.faults import jobs
-from tests.faults.checker import drain
-from tests.faults.conftest import make_fleet
 from tests.faults.fleet import Fleet
 from tests.faults.ledger import Ledger
-from tests.faults.producer import stream
 from tests.faults.redis_cluster import ClusterNode, owner_of, private_cluster
-from tests.faults.scenarios import until_started
+from tests.faults.redis_load import fault_under_load
 from tests.faults.targets import RedisTarget
 
 pytestmark = [pytest.mark.faults, pytest.mark.redis, pytest.mark.slow, pytest.mark.record]
@@ -48,20 +44,13 @@ async def test_master_killed_mid_run_fails_over(
     master = owner_of(cluster, f"{target.prefix}:{{{target.queue}}}:stream")
     # Clients bootstrap from the URL's node: name one that survives the kill.
     target.server = next(node for node in cluster if node.port != master.port)
-    backend = target.backend()
-    await backend.declare(target.queue)
-    fleet = make_fleet(fleet_factory, target, ledger, "--concurrency", "4", "--prefetch", "4")
-    fleet.start(2)
-    stop = asyncio.Event()
-    producer = asyncio.create_task(
-        stream(backend, target.queue, ledger, lambda k: jobs.Work(key=k, seconds=0.02), stop)
-    )
-    await until_started(ledger, 50)
-    master.kill9()
-    await until_started(ledger, ledger.started_count() + 50, timeout=120)
-    stop.set()
-    _, publish_errors = await producer
-    verdict = await drain(ledger, backend, target.queue, timeout=90)
+
+    async def kill() -> None:
+        master.kill9()
+
+    work = lambda k: jobs.Work(key=k, seconds=0.02)  # noqa: E731
+    run = await fault_under_load(target, ledger, fleet_factory, work, kill, runs_each_side=50)
+    verdict, publish_errors, fleet = run.verdict, run.publish_errors, run.fleet
     promoted = owner_of(cluster, f"{target.prefix}:{{{target.queue}}}:stream")
     print(
         f"\n[redis cluster master kill -9] {verdict.summary()} publish errors retried="

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import redis
 
 from tests.faults import jobs
-from tests.faults.checker import drain
-from tests.faults.conftest import make_fleet
 from tests.faults.fleet import Fleet
 from tests.faults.ledger import Ledger
-from tests.faults.producer import stream
+from tests.faults.redis_load import fault_under_load
 from tests.faults.redis_sentinel import SERVICE, SentinelGroup, private_sentinel
-from tests.faults.scenarios import until_started
 from tests.faults.targets import RedisTarget
 from tests.support.harness import eventually
 
@@ -52,7 +50,8 @@ async def sentinel_target(group: SentinelGroup) -> AsyncIterator[RedisTarget]:
 def current_master(group: SentinelGroup) -> int:
     client = redis.Redis(port=group.sentinel.port)
     try:
-        return int(client.sentinel_get_master_addr_by_name(SERVICE)[1])
+        address: Any = client.sentinel_get_master_addr_by_name(SERVICE)
+        return int(address[1])
     finally:
         client.close()
 
@@ -64,25 +63,22 @@ async def test_master_killed_mid_run_fails_over_to_the_replica(
     fleet_factory: list[Fleet],
 ) -> None:
     target = sentinel_target
-    backend = target.backend()
-    await backend.declare(target.queue)
-    fleet = make_fleet(fleet_factory, target, ledger, "--concurrency", "4", "--prefetch", "4")
-    fleet.start(2)
-    stop = asyncio.Event()
-    producer = asyncio.create_task(
-        stream(backend, target.queue, ledger, lambda k: jobs.Work(key=k, seconds=0.02), stop)
+
+    async def kill_and_wait_for_the_promotion() -> None:
+        group.master.kill9()
+
+        async def promoted() -> bool:
+            return await asyncio.to_thread(current_master, group) == group.replica.port
+
+        await eventually(promoted, timeout=60, interval=0.5)
+
+    work = lambda k: jobs.Work(key=k, seconds=0.02)  # noqa: E731
+    run = await fault_under_load(
+        target, ledger, fleet_factory, work, kill_and_wait_for_the_promotion, runs_each_side=50
     )
-    await until_started(ledger, 50)
-    group.master.kill9()
-
-    async def promoted() -> bool:
-        return await asyncio.to_thread(current_master, group) == group.replica.port
-
-    await eventually(promoted, timeout=60, interval=0.5)
-    await until_started(ledger, ledger.started_count() + 50, timeout=120)
-    stop.set()
-    _, publish_errors = await producer
-    verdict = await drain(ledger, backend, target.queue, timeout=90)
+    verdict, publish_errors, fleet, backend = (
+        run.verdict, run.publish_errors, run.fleet, run.backend
+    )  # fmt: skip
     print(f"\n[redis sentinel master kill -9] {verdict.summary()} publish errors={publish_errors}")
     if verdict.lost:
         # Open finding (docs/backends/redis.md#cluster-and-sentinel): where did they go?

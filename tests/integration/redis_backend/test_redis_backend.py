@@ -12,6 +12,7 @@ import redis
 from brokerjobs_redis import RedisBackend
 from brokerjobs_redis.durability import read_persistence
 from brokerjobs_redis.keys import queue_keys
+from brokerjobs_redis.subscription import RedisSubscription
 from redis.crc import key_slot
 
 from brokerjobs.errors import BrokerUnavailableError, ConfigurationError, DeliveryLostError
@@ -66,6 +67,7 @@ async def test_settling_a_reclaimed_delivery_raises_and_leaves_the_new_owner_alo
     await first.publish(queue, sent)
     frozen = await first.consume([queue], prefetch=1)
     stale = await receive(frozen)
+    assert isinstance(frozen, RedisSubscription)
     frozen.abandon()  # a frozen process: no heartbeat, connection still open
 
     second = rds.new_redis_backend()

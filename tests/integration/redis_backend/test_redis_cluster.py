@@ -55,7 +55,8 @@ async def test_one_subscription_over_queues_on_different_masters(
         owners: set[str] = set()
         for n in range(50):  # names until three masters own one queue each
             queue = harness.queue(f"q{n}")
-            owner = raw.get_node_from_key(backend.keys(queue).stream).name
+            key = backend.keys(queue).stream
+            owner = raw.get_node_from_key(key).name  # type: ignore[no-untyped-call]
             if owner not in owners:
                 owners.add(owner)
                 queues.append(queue)
