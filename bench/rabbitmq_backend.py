@@ -1,6 +1,7 @@
 """RabbitMQ backend vs the raw clients on the same broker, in one run, as ratios.
 
     .venv/bin/python bench/rabbitmq_backend.py [--messages 20000] [--runs 3] [--queue-type quorum]
+                                               [--concurrency 64]
 
 Pairs (each side measured ``--runs`` times, median reported):
 
@@ -8,6 +9,10 @@ Pairs (each side measured ``--runs`` times, median reported):
 * raw aio-pika publish, 500-confirm window   vs ``RabbitMQBackend.publish_batch``
 * raw aio-pika publish from 500 tasks        vs ``RabbitMQBackend.publish`` from 500 tasks
 * raw aio-pika consume + ack (iterator)      vs ``Subscription`` + ``ack``
+* raw aio-pika consume + ack (iterator)      vs a ``Worker`` (``--concurrency``, prefetch 256)
+                                                running no-op ``async def run`` jobs, and
+                                                again with plain ``def run`` jobs (threads)
+                                                (see ``worker_drain.py``; duplicates shown)
 
 Both sides publish to (and consume from) the same kind of queue, declared by the backend
 (quorum by default), with ~100-byte persistent messages, mandatory and confirms.
@@ -25,6 +30,7 @@ from collections.abc import Awaitable, Callable
 import aio_pika
 import pika
 from brokerjobs_rabbitmq import RabbitMQBackend
+from worker_drain import publish_and_drain
 
 from brokerjobs.backend import OutgoingMessage
 
@@ -39,8 +45,10 @@ def messages(count: int) -> list[OutgoingMessage]:
 
 
 class Bench:
-    def __init__(self, count: int, queue_type: str) -> None:
+    def __init__(self, count: int, queue_type: str, concurrency: int = 64) -> None:
         self.count = count
+        self.concurrency = concurrency
+        self.duplicates: list[int] = []
         self.backend = RabbitMQBackend.from_options(
             url=URL, prefix=f"bench{uuid.uuid4().hex[:6]}.", queue_type=queue_type
         )
@@ -169,6 +177,25 @@ class Bench:
         await subscription.stop()
         return self.count / elapsed
 
+    async def worker_async(self) -> float:
+        return await self._worker("async")
+
+    async def worker_sync(self) -> float:
+        return await self._worker("sync")
+
+    async def _worker(self, kind: str) -> float:
+        await self.drain()
+        rate, duplicates = await publish_and_drain(
+            self.backend,
+            self.queue,
+            kind,
+            self.count,
+            concurrency=self.concurrency,
+            prefetch=PREFETCH,
+        )
+        self.duplicates.append(duplicates)
+        return rate
+
     async def cleanup(self) -> None:
         from brokerjobs_rabbitmq.topology import delete_async
 
@@ -197,9 +224,10 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--queue-type", choices=["quorum", "classic"], default="quorum")
+    parser.add_argument("--concurrency", type=int, default=64, help="of the worker pairs")
     parser.add_argument("--only", default="", help="run the pairs whose title contains this")
     args = parser.parse_args()
-    bench = Bench(args.messages, args.queue_type)
+    bench = Bench(args.messages, args.queue_type, args.concurrency)
     await bench.backend.declare(bench.queue)
 
     def threaded(function: Callable[[], float]) -> Measure:
@@ -234,6 +262,20 @@ async def main() -> None:
             "raw aio-pika",
             "Subscription",
         ),
+        (
+            f"worker, async def jobs (concurrency {args.concurrency})",
+            bench.raw_aio_pika_consume,
+            bench.worker_async,
+            "raw aio-pika",
+            "Worker async",
+        ),
+        (
+            f"worker, def jobs in threads (concurrency {args.concurrency})",
+            bench.raw_aio_pika_consume,
+            bench.worker_sync,
+            "raw aio-pika",
+            "Worker sync",
+        ),
     ]
     print(
         f"{args.messages} messages of {len(BODY)} bytes, {args.queue_type} queue, "
@@ -243,10 +285,12 @@ async def main() -> None:
         for title, raw, ours, raw_name, our_name in pairs:
             if args.only not in title:
                 continue
+            bench.duplicates.clear()
             raw_rate, our_rate = await interleaved(args.runs, raw, ours, bench)
+            twice = f"   duplicate runs {sum(bench.duplicates)}" if bench.duplicates else ""
             print(
-                f"{title:40} {raw_name:>13} {raw_rate:8.0f}/s   {our_name:>13} "
-                f"{our_rate:8.0f}/s   ratio {our_rate / raw_rate:5.2f}"
+                f"{title:46} {raw_name:>13} {raw_rate:8.0f}/s   {our_name:>13} "
+                f"{our_rate:8.0f}/s   ratio {our_rate / raw_rate:5.2f}{twice}"
             )
     finally:
         await bench.cleanup()

@@ -1,11 +1,15 @@
 """Jobs/s through the SQL backends vs a raw claim/delete loop on the same table (one run).
 
     .venv/bin/python bench/sql_backend.py [--jobs 5000] [--databases sqlite,postgres,mysql]
+                                          [--concurrency 64]
 
 Backend: ``publish_batch`` of all jobs, then one subscription (prefetch 50) receiving and
 acking each. Raw: one multi-row INSERT per 500 jobs, then the loop people write by hand:
 per job, a transaction selecting the oldest ready row (``SKIP LOCKED`` where available)
 and deleting it. Both use the same database, table and indexes; ratios are backend/raw.
+``worker async`` / ``worker sync``: a real ``Worker`` (``--concurrency``, prefetch 50)
+draining the same number of no-op jobs, ``async def run`` and plain ``def run`` (threads),
+compared with the raw drain of the same run (see ``worker_drain.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from brokerjobs_sql import MySQLBackend, PostgresBackend, SQLBackend, SQLiteBackend
+from worker_drain import JOB_KINDS, publish_and_drain
 
 from brokerjobs.backend import OutgoingMessage
 
@@ -85,7 +90,7 @@ def raw_loop(backend: SQLBackend, queue: str, jobs: int) -> tuple[float, float]:
     return published - started, drained - published
 
 
-async def bench(name: str, jobs: int) -> dict[str, float]:
+async def bench(name: str, jobs: int, concurrency: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as directory:
         backend = make_backend(name, Path(directory))
         await backend.migrate()
@@ -93,6 +98,13 @@ async def bench(name: str, jobs: int) -> dict[str, float]:
         try:
             backend_publish, backend_drain = await through_backend(backend, queue, jobs)
             raw_publish, raw_drain = await asyncio.to_thread(raw_loop, backend, queue, jobs)
+            workers: dict[str, float] = {}
+            for kind in JOB_KINDS:
+                rate, duplicates = await publish_and_drain(
+                    backend, queue, kind, jobs, concurrency=concurrency, prefetch=50
+                )
+                workers[f"worker {kind} drain/s"] = rate
+                workers[f"worker {kind} duplicates"] = duplicates
         finally:
             backend.store.execute("DELETE FROM {jobs} WHERE queue = %s", (queue,))
             await backend.aclose()
@@ -103,6 +115,7 @@ async def bench(name: str, jobs: int) -> dict[str, float]:
         "raw drain/s": jobs / raw_drain,
         "backend e2e/s": jobs / (backend_publish + backend_drain),
         "raw e2e/s": jobs / (raw_publish + raw_drain),
+        **workers,
     }
 
 
@@ -110,14 +123,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--databases", default="sqlite,postgres,mysql")
+    parser.add_argument("--concurrency", type=int, default=64, help="of the worker rows")
     args = parser.parse_args()
-    print(f"{args.jobs} jobs, one consumer, one run")
-    print(f"{'database':10} {'':8} {'backend/s':>10} {'raw/s':>10} {'ratio':>7}")
+    print(f"{args.jobs} jobs, one consumer, one run; worker rows: concurrency {args.concurrency}")
+    print(f"{'database':10} {'':13} {'backend/s':>10} {'raw/s':>10} {'ratio':>7}")
     for name in args.databases.split(","):
-        result = asyncio.run(bench(name, args.jobs))
+        result = asyncio.run(bench(name, args.jobs, args.concurrency))
         for phase in ("publish", "drain", "e2e"):
             ours, raw = result[f"backend {phase}/s"], result[f"raw {phase}/s"]
-            print(f"{name:10} {phase:8} {ours:10.0f} {raw:10.0f} {ours / raw:7.2f}")
+            print(f"{name:10} {phase:13} {ours:10.0f} {raw:10.0f} {ours / raw:7.2f}")
+        for kind in JOB_KINDS:
+            # A worker drain against the raw drain (both start with the jobs queued).
+            ours, raw = result[f"worker {kind} drain/s"], result["raw drain/s"]
+            twice = result[f"worker {kind} duplicates"]
+            note = f"   duplicate runs {twice:.0f}" if twice else ""
+            row = f"{name:10} {'worker ' + kind:13} {ours:10.0f} {raw:10.0f} {ours / raw:7.2f}"
+            print(row + note)
 
 
 if __name__ == "__main__":

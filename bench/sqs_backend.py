@@ -1,7 +1,8 @@
 """SQS backend vs raw boto3 on the same moto server, in one run, as ratios.
 
     .venv/bin/python bench/sqs_backend.py [--single 300] [--batch 3000] [--consume 2000]
-                                          [--runs 3] [--prefetch 40] [--endpoint URL]
+                                          [--runs 3] [--prefetch 40] [--concurrency 64]
+                                          [--endpoint URL] [--only worker]
 
 Starts ``python -m moto.server`` on 127.0.0.1 (a free port) in a child process unless
 ``--endpoint`` is given, and stops it (by its PID) at the end. Pairs, each side measured
@@ -12,6 +13,9 @@ alternating, median reported:
 * raw ``send_message_batch`` (10 per call)   vs ``SQSBackend.publish_batch_sync``
 * raw ``receive_message(10)`` + ``delete_message_batch`` loop
                                              vs ``Subscription`` + ``ack`` (``--prefetch``)
+* the same raw loop                          vs a ``Worker`` (``--concurrency``, ``--prefetch``)
+                                                running no-op ``async def run`` jobs, and
+                                                again with plain ``def run`` jobs (threads)
 
 API calls are counted with botocore's ``before-call`` event on both sides.
 """
@@ -33,6 +37,7 @@ from typing import Any
 
 import boto3
 from brokerjobs_sqs import SQSBackend
+from worker_drain import drain, publish
 
 from brokerjobs.backend import OutgoingMessage
 
@@ -58,9 +63,11 @@ class CallCounter:
 
 
 class Bench:
-    def __init__(self, endpoint: str, prefetch: int) -> None:
+    def __init__(self, endpoint: str, prefetch: int, concurrency: int = 64) -> None:
         self.endpoint = endpoint
         self.prefetch = prefetch
+        self.concurrency = concurrency
+        self.duplicates = 0
         self.prefix = f"bench{uuid.uuid4().hex[:6]}-"
         self.raw_calls = CallCounter()
         self.raw = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
@@ -191,6 +198,28 @@ class Bench:
         await backend.aclose()
         return count / elapsed
 
+    def worker_async(self, count: int) -> float:
+        return self._worker("async", count)
+
+    def worker_sync(self, count: int) -> float:
+        return self._worker("sync", count)
+
+    def _worker(self, kind: str, count: int) -> float:
+        name, _ = self.fresh_queue()
+        return asyncio.run(self._run_worker(name, kind, count))
+
+    async def _run_worker(self, name: str, kind: str, count: int) -> float:
+        try:
+            await publish(self.backend, name, kind, count)
+            self.ours_calls.take()  # count the worker's calls, not the filling
+            rate, duplicates = await drain(
+                self.backend, name, count, concurrency=self.concurrency, prefetch=self.prefetch
+            )
+        finally:
+            await self.backend.aclose()
+        self.duplicates += duplicates
+        return rate
+
 
 def measure(
     runs: int, pair: list[tuple[Callable[[int], float], CallCounter]], count: int
@@ -243,7 +272,9 @@ def main() -> None:
     parser.add_argument("--consume", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--prefetch", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=64, help="of the worker rows")
     parser.add_argument("--endpoint")
+    parser.add_argument("--only", default="", help="run the rows whose label contains this")
     args = parser.parse_args()
 
     process = None
@@ -251,7 +282,7 @@ def main() -> None:
     if endpoint is None:
         process, endpoint = start_moto()
     try:
-        bench = Bench(endpoint, args.prefetch)
+        bench = Bench(endpoint, args.prefetch, args.concurrency)
         rows = [
             ("single send", args.single, bench.raw_single, bench.ours_single, "publish_sync"),
             ("batch send", args.batch, bench.raw_batch, bench.ours_batch, "publish_batch_sync"),
@@ -262,6 +293,8 @@ def main() -> None:
                 bench.ours_consume,
                 "Subscription+ack",
             ),
+            ("worker async", args.consume, bench.raw_consume, bench.worker_async, "Worker"),
+            ("worker sync", args.consume, bench.raw_consume, bench.worker_sync, "Worker"),
         ]
         print(
             f"moto at {endpoint} (pid {process.pid if process else '-'}), runs={args.runs}, "
@@ -272,6 +305,9 @@ def main() -> None:
             f"{'raw calls/msg':>14} {'ours calls/msg':>15}  ours calls"
         )
         for label, count, raw, ours, what in rows:
+            if args.only not in label:
+                continue
+            bench.duplicates = 0
             (raw_rate, raw_per, _), (ours_rate, ours_per, ours_calls) = measure(
                 args.runs, [(raw, bench.raw_calls), (ours, bench.ours_calls)], count
             )
@@ -279,6 +315,7 @@ def main() -> None:
                 f"{label:<13} {count:>6} {raw_rate:>10.0f} {ours_rate:>11.0f} "
                 f"{ours_rate / raw_rate:>6.2f} {raw_per:>14.3f} {ours_per:>15.3f}  "
                 f"{what}: {dict(ours_calls)}"
+                + (f", duplicate runs {bench.duplicates}" if bench.duplicates else "")
             )
     finally:
         if process is not None:

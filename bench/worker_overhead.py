@@ -89,6 +89,21 @@ async def one_run(
     return elapsed, cpu
 
 
+async def raw_run(jobs: int, prefetch: int) -> float:
+    """The baseline: the same jobs received and acked off a subscription, no worker."""
+    backend = MemoryBackend(MemoryStore())
+    queue = f"bench-{uuid.uuid4().hex[:6]}"
+    messages = [prepare(NoopAsync(n=i), backend, queue=queue).message for i in range(jobs)]
+    await backend.publish_batch(queue, messages)
+    started = time.perf_counter()
+    subscription = await backend.consume([queue], prefetch=prefetch)
+    for _ in range(jobs):
+        await backend.ack(await anext(subscription))
+    elapsed = time.perf_counter() - started
+    await subscription.stop()
+    return elapsed
+
+
 _DEVNULL = open(os.devnull, "w")  # noqa: SIM115 - the whole run writes to it
 
 MODES = {  # (install the SDK, install the consumer telemetry)
@@ -117,6 +132,7 @@ def main() -> None:
         if sdk:
             install_sdk()
         label = "on" if sdk else "api" if enabled else "off"
+        rates: dict[tuple[str, int], float] = {}
         for job_type, kind in ((NoopAsync, "async"), (NoopSync, "sync")):
             for concurrency in [int(c) for c in args.concurrency.split(",")]:
                 times = [
@@ -124,6 +140,7 @@ def main() -> None:
                     for _ in range(args.repeat)
                 ]
                 best = min(wall for wall, _ in times)
+                rates[(kind, concurrency)] = args.jobs / best
                 best_cpu = min(cpu for _, cpu in times)
                 print(
                     f"{kind:<6} {concurrency:>4} {label:<10} "
@@ -131,6 +148,18 @@ def main() -> None:
                     f" {best_cpu / args.jobs * 1e6:>10.1f}"
                     f"   (median {statistics.median(w for w, _ in times) / args.jobs * 1e6:.1f} µs)"
                 )
+        for concurrency in sorted({c for _, c in rates}):
+            # Ratios of the same run: to the raw subscription loop, and the thread hand-off
+            # of a plain `def run` job against `async def run`.
+            raw = args.jobs / min(
+                asyncio.run(raw_run(args.jobs, concurrency)) for _ in range(args.repeat)
+            )
+            sync, async_ = rates[("sync", concurrency)], rates[("async", concurrency)]
+            print(
+                f"concurrency {concurrency}, telemetry {label}: raw Subscription+ack {raw:.0f}/s;"
+                f" async ÷ raw {async_ / raw:.2f}, sync ÷ raw {sync / raw:.2f},"
+                f" sync ÷ async {sync / async_:.2f}"
+            )
 
 
 if __name__ == "__main__":

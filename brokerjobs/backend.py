@@ -76,6 +76,8 @@ class QueueStats:
     """In the dead-letter queue."""
     oldest_ready_age: float | None = None
     """Seconds since the oldest ready message became ready, where the broker can tell."""
+    consumers: int | None = None
+    """Consumers attached to the work queue, where the broker can tell (RabbitMQ); else None."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,6 +163,14 @@ class MemoryBackend(Backend):
     async def purge_dead_letters(self, queue: str) -> int:
         return self.store.purge(queue)
 
+    async def purge(self, queue: str) -> int:
+        """Delete the ready and delayed messages of ``queue`` (see ``Purgeable``)."""
+        return self.store.purge_waiting(queue)
+
+    async def cancel(self, queue: str, message_id: str) -> bool:
+        """Delete one waiting message by id (see ``Cancellable``)."""
+        return self.store.cancel(queue, message_id)
+
     def crash(self) -> None:
         """Simulate this client's connection dying: its deliveries return to their queues."""
         for subscription in self._subscriptions:

@@ -240,3 +240,24 @@ class MemoryStore:
             count = len(queue.dead)
             queue.dead.clear()
             return count
+
+    def purge_waiting(self, name: str) -> int:
+        """Delete the ready and delayed messages of ``name`` (leased ones stay)."""
+        with self._lock:
+            queue = self._queue(name)
+            count = len(queue.ready) + len(queue.delayed)
+            queue.ready.clear()
+            queue.delayed.clear()
+            return count
+
+    def cancel(self, name: str, message_id: str) -> bool:
+        """Delete the ready or delayed messages of ``name`` with ``message_id``."""
+        with self._lock:
+            queue = self._queue(name)
+            ready = [entry for entry in queue.ready if entry[3].message_id != message_id]
+            delayed = [entry for entry in queue.delayed if entry[2].message_id != message_id]
+            found = len(ready) < len(queue.ready) or len(delayed) < len(queue.delayed)
+            heapq.heapify(ready)
+            heapq.heapify(delayed)
+            queue.ready, queue.delayed = ready, delayed
+            return found

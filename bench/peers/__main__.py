@@ -129,14 +129,14 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             print(f"- {system.name} ({system.broker}, {system.queue_type})", flush=True)
             runner.run_system(system)
-            if rabbit is not None and system.kind == "brokerjobs" and system.broker == "rabbitmq":
-                # ~50 queues and exchanges per queue name (delay levels): clean up as we go.
-                rabbit.sweep(token)
+            if rabbit is not None and system.broker == "rabbitmq":
+                # brokerjobs: ~50 queues and exchanges per queue name (delay levels).
+                rabbit.sweep()
             print(f"  done in {time.monotonic() - began:.0f} s", flush=True)
             write_results(partial, run, runner, complete=False)
     finally:
         if rabbit is not None:
-            rabbit.sweep(token)
+            rabbit.sweep()
             rabbit.close()
         if moto is not None:
             moto.kill()

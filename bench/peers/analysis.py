@@ -134,6 +134,19 @@ def rabbitmq_targets(system: str = "brokerjobs", raw_suffix: str = "") -> Sequen
     )
 
 
+def sync_job_targets(system: str = "brokerjobs-sync") -> Sequence[Target]:
+    """Issue #13's bar for plain ``def run`` jobs: they pay for a thread hand-off, so the
+    bound is lower than the async one (≥ 70%) but still a ratio to the same raw consumer."""
+    return (
+        Target(
+            "end to end, sync jobs, 1 process ≥ 50% of raw aio-pika consume+ack",
+            (system, "1p", "drain", 100),
+            ("raw-aiopika", "1p", "drain", 100),
+            0.5,
+        ),
+    )
+
+
 def check_targets(
     figures: Mapping[Key, Summary], targets: Sequence[Target]
 ) -> list[dict[str, Any]]:

@@ -4,7 +4,10 @@ Producer modes: ``seq`` is ``brokerjobs.dispatch()`` one job at a time (sync, co
 ``async500`` is ``dispatch_async()`` from 500 concurrent tasks; ``many`` is one
 ``dispatch_many()`` call. The worker (``python -m bench.peers.brokerjobs_peer worker``)
 is ``brokerjobs.worker.Worker`` with ``BENCH_CONCURRENCY`` and ``BENCH_PREFETCH``; the
-harness starts one such process per worker process measured. The job is ``async def``.
+harness starts one such process per worker process measured. ``BENCH_JOB_KIND`` (set by
+the System) picks the job the producer dispatches: ``async`` (default, ``async def run``)
+or ``sync`` (a plain ``def run``, which the worker runs in its thread pool). Workers
+register both, so the same consume command runs either.
 """
 
 from __future__ import annotations
@@ -35,6 +38,30 @@ class BenchNoop(Job, name="bench.noop"):
         probe.hit(self.sent_at)
 
 
+class BenchNoopSync(Job, name="bench.noop_sync"):
+    """The same no-op as a plain ``def run``: the worker hands it to a thread."""
+
+    sent_at: float
+    padding: str
+
+    def run(self, ctx: JobContext) -> None:
+        probe.hit(self.sent_at)
+
+
+JOB_KINDS: dict[str, type[BenchNoop] | type[BenchNoopSync]] = {
+    "async": BenchNoop,
+    "sync": BenchNoopSync,
+}
+
+
+def job_type() -> type[BenchNoop] | type[BenchNoopSync]:
+    """The job class named by ``BENCH_JOB_KIND`` (``async`` unless set)."""
+    kind = driver.env("JOB_KIND", "async")
+    if kind not in JOB_KINDS:
+        raise SystemExit(f"BENCH_JOB_KIND must be one of {sorted(JOB_KINDS)}, got {kind!r}")
+    return JOB_KINDS[kind]
+
+
 def make_backend() -> Backend:
     """The backend named by ``BENCH_BACKEND`` with ``BENCH_BACKEND_OPTIONS`` (JSON)."""
     options = json.loads(driver.env("BACKEND_OPTIONS", "{}"))
@@ -50,18 +77,19 @@ class BrokerJobsProducer:
             "fill": self.many,
         }
         self.queue = driver.env("QUEUE")
+        self.job = job_type()
 
     def start(self) -> None:
         self.backend = make_backend()
 
     def one(self, size: int, sent_at: float) -> None:
-        job = BenchNoop(sent_at=sent_at, padding=pad(size))
+        job = self.job(sent_at=sent_at, padding=pad(size))
         brokerjobs.dispatch(job, backend=self.backend, queue=self.queue)
 
     def seq(self, count: int, size: int) -> None:
         padding = pad(size)
         for _ in range(count):
-            job = BenchNoop(sent_at=0.0, padding=padding)
+            job = self.job(sent_at=0.0, padding=padding)
             brokerjobs.dispatch(job, backend=self.backend, queue=self.queue)
 
     async def concurrent(self, count: int, size: int) -> None:
@@ -69,7 +97,7 @@ class BrokerJobsProducer:
 
         async def dispatcher(jobs: int) -> None:
             for _ in range(jobs):
-                job = BenchNoop(sent_at=0.0, padding=padding)
+                job = self.job(sent_at=0.0, padding=padding)
                 await brokerjobs.dispatch_async(job, backend=self.backend, queue=self.queue)
 
         shares = [count // TASKS + (1 if i < count % TASKS else 0) for i in range(TASKS)]
@@ -77,7 +105,7 @@ class BrokerJobsProducer:
 
     def many(self, count: int, size: int) -> None:
         padding = pad(size)
-        jobs = [BenchNoop(sent_at=0.0, padding=padding) for _ in range(count)]
+        jobs = [self.job(sent_at=0.0, padding=padding) for _ in range(count)]
         brokerjobs.dispatch_many(jobs, backend=self.backend, queue=self.queue)
 
     async def stop(self) -> None:

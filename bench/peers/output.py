@@ -48,8 +48,11 @@ def write_results(
     broker_of = {s.name: s.broker for s in systems}
     queue_types = {s.name: s.queue_type for s in systems}
     ratio_rows = analysis.ratios(figures, kinds, broker_of, queue_types)
-    targets = analysis.check_targets(figures, analysis.rabbitmq_targets())
-    report = tables.render(figures, queue_types, run.plan.sizes, ratio_rows, targets)
+    job_kinds = {s.name: s.job_kind for s in systems if s.job_kind}
+    targets = analysis.check_targets(
+        figures, (*analysis.rabbitmq_targets(), *analysis.sync_job_targets())
+    )
+    report = tables.render(figures, queue_types, run.plan.sizes, ratio_rows, targets, job_kinds)
     argv = list(run.argv) if run.argv is not None else sys.argv[1:]
     document = {
         "complete": complete,
@@ -71,6 +74,7 @@ def write_results(
                 "broker": s.broker,
                 "kind": s.kind,
                 "queue_type": s.queue_type,
+                "job_kind": s.job_kind,
                 "workers": [w.label for w in s.workers],
             }
             for s in systems

@@ -82,8 +82,7 @@ def _spy(output: Path) -> list[str]:
     return [spy, "record", "-r", "500", "--subprocesses", "-f", "raw", "-o", str(output)]
 
 
-def profile_dispatch(mode: str, count: int, queue_type: str, out: Path) -> Path:
-    queue = f"{TOKEN}-{uuid.uuid4().hex[:8]}"
+def profile_dispatch(queue: str, mode: str, count: int, queue_type: str, out: Path) -> Path:
     request = json.dumps({"size": 100, "modes": [[mode, count]]})
     command = [sys.executable, "-m", "bench.peers.brokerjobs_peer", request]
     env = _env(queue, queue_type, out.parent)
@@ -91,8 +90,7 @@ def profile_dispatch(mode: str, count: int, queue_type: str, out: Path) -> Path:
     return out
 
 
-def profile_worker(count: int, queue_type: str, out: Path) -> Path:
-    queue = f"{TOKEN}-{uuid.uuid4().hex[:8]}"
+def profile_worker(queue: str, count: int, queue_type: str, out: Path) -> Path:
     probe_dir = out.parent / queue
     probe_dir.mkdir(parents=True, exist_ok=True)
     env = _env(queue, queue_type, probe_dir)
@@ -126,14 +124,16 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = args.mode if args.what == "dispatch" else "worker"
     out = RESULTS / f"{name}-{args.queue_type}-{time.strftime('%H%M%S')}.txt"
+    queue = f"{TOKEN}-{uuid.uuid4().hex[:8]}"
+    rabbit = RabbitProbe(URL)
+    rabbit.remember("brokerjobs_peer", queue)
     try:
         if args.what == "dispatch":
-            profile_dispatch(args.mode, args.count, args.queue_type, out)
+            profile_dispatch(queue, args.mode, args.count, args.queue_type, out)
         else:
-            profile_worker(args.count, args.queue_type, out)
+            profile_worker(queue, args.count, args.queue_type, out)
     finally:
-        rabbit = RabbitProbe(URL)
-        rabbit.sweep(TOKEN)
+        rabbit.sweep()
         rabbit.close()
     print(summarize(out, ROOTS[name]))
     print(f"collapsed stacks: {out}")

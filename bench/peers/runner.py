@@ -68,7 +68,11 @@ class Runner:
         )
 
     def _queue(self, system: System, tag: str) -> str:
-        return f"{self.ctx.token}-{system.name}-{tag}-{next(self._serial)}"
+        """A fresh queue name for ``system``, remembered so the sweep can delete it."""
+        name = f"{self.ctx.token}-{system.name}-{tag}-{next(self._serial)}"
+        if system.broker == "rabbitmq" and self.ctx.rabbit is not None:
+            self.ctx.rabbit.remember(system.module, name)
+        return name
 
     def _env(self, system: System, queue: str, extra: Mapping[str, str]) -> dict[str, str]:
         env = dict(os.environ)

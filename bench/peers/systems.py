@@ -49,6 +49,9 @@ class System:
     """The broker-side name of the work queue (to count its consumers)."""
     sizes: tuple[int, ...] | None = None
     """Payload sizes measured (None: all of the plan's)."""
+    job_kind: str = ""
+    """``sync`` (a plain function, run in threads) or ``async``: what kind of job the
+    worker runs; empty for the raw clients, which run no job."""
 
 
 # What brokerjobs declares on a quorum work queue (brokerjobs_rabbitmq.topology), so the
@@ -94,8 +97,14 @@ BROKERJOBS_SQS_CONSUME = tuple(
 
 
 def _brokerjobs(
-    name: str, queue_type: str, workers: tuple[int, ...], sizes: tuple[int, ...] | None = None
+    name: str,
+    queue_type: str,
+    workers: tuple[int, ...],
+    sizes: tuple[int, ...] | None = None,
+    job_kind: str = "async",
 ) -> System:
+    """brokerjobs on RabbitMQ. The sync twin drains only: dispatch does not depend on
+    the job's kind, so its dispatch modes would measure the async system again."""
     setups = tuple(
         WorkerSetup(
             f"{count}p",
@@ -113,11 +122,27 @@ def _brokerjobs(
         "brokerjobs_peer",
         "brokerjobs",
         queue_type,
-        ("seq", "async500", "many"),
+        ("seq", "async500", "many") if job_kind == "async" else (),
         setups,
-        env={"BACKEND": "rabbitmq"},
+        env={"BACKEND": "rabbitmq", "JOB_KIND": job_kind},
         broker_queue="brokerjobs.{queue}",
         sizes=sizes,
+        job_kind=job_kind,
+    )
+
+
+def _brokerjobs_sqs(name: str, job_kind: str) -> System:
+    return System(
+        name,
+        "sqs",
+        "project",
+        "brokerjobs_peer",
+        "brokerjobs",
+        "standard",
+        ("seq", "many") if job_kind == "async" else (),
+        (WorkerSetup("1p", (*BROKERJOBS_SQS_CONSUME, "--processes", "1")),),
+        env={"BACKEND": "sqs", "JOB_KIND": job_kind},
+        job_kind=job_kind,
     )
 
 
@@ -182,7 +207,15 @@ RABBITMQ_SYSTEMS: tuple[System, ...] = (
     _raw("raw-aiopika-plain", "raw_aiopika", "plain-quorum", ("seq", "window")),
     _raw("raw-aiopika-classic", "raw_aiopika", "classic", ("seq", "window")),
     System(
-        "celery", "rabbitmq", "peers", "celery_peer", "peer", "classic", ("seq",), (CELERY_WORKER,)
+        "celery",
+        "rabbitmq",
+        "peers",
+        "celery_peer",
+        "peer",
+        "classic",
+        ("seq",),
+        (CELERY_WORKER,),
+        job_kind="sync",
     ),
     System(
         "dramatiq",
@@ -193,6 +226,7 @@ RABBITMQ_SYSTEMS: tuple[System, ...] = (
         "classic",
         ("seq",),
         (DRAMATIQ_WORKER,),
+        job_kind="sync",
     ),
     System(
         "taskiq",
@@ -203,8 +237,10 @@ RABBITMQ_SYSTEMS: tuple[System, ...] = (
         "quorum",
         ("seq", "window"),
         (TASKIQ_WORKER,),
+        job_kind="async",
     ),
     _brokerjobs("brokerjobs", "quorum", (1, 2)),
+    _brokerjobs("brokerjobs-sync", "quorum", (1, 2), job_kind="sync"),
     _brokerjobs("brokerjobs-classic", "classic", (1, 2), sizes=(100,)),
 )
 
@@ -236,18 +272,10 @@ SQS_SYSTEMS: tuple[System, ...] = (
         "standard",
         ("seq",),
         (CELERY_WORKER,),
+        job_kind="sync",
     ),
-    System(
-        "brokerjobs-sqs",
-        "sqs",
-        "project",
-        "brokerjobs_peer",
-        "brokerjobs",
-        "standard",
-        ("seq", "many"),
-        (WorkerSetup("1p", (*BROKERJOBS_SQS_CONSUME, "--processes", "1")),),
-        env={"BACKEND": "sqs"},
-    ),
+    _brokerjobs_sqs("brokerjobs-sqs", "async"),
+    _brokerjobs_sqs("brokerjobs-sqs-sync", "sync"),
 )
 
 ALL_SYSTEMS: dict[str, System] = {s.name: s for s in (*RABBITMQ_SYSTEMS, *SQS_SYSTEMS)}

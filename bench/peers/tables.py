@@ -25,9 +25,20 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _label(system: str, worker: str, queue_types: Mapping[str, str]) -> str:
+def _label(
+    system: str, worker: str, queue_types: Mapping[str, str], job_kinds: Mapping[str, str]
+) -> str:
+    """``system / worker (queue type, job kind)``: which kind of job a drain ran matters
+    (sync jobs pay for a thread hand-off), so every row that runs jobs says it."""
     name = f"{system} / {worker}" if worker else system
-    return f"{name} ({queue_types.get(system, '')})" if queue_types.get(system) else name
+    notes = [queue_types.get(system, ""), _kind(system, job_kinds)]
+    notes = [note for note in notes if note]
+    return f"{name} ({', '.join(notes)})" if notes else name
+
+
+def _kind(system: str, job_kinds: Mapping[str, str]) -> str:
+    kind = job_kinds.get(system, "")
+    return f"{kind} jobs" if kind else ""
 
 
 def _ratio_table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -55,8 +66,12 @@ def render(
     sizes: Sequence[int],
     ratio_rows: Sequence[Mapping[str, Any]],
     targets: Sequence[Mapping[str, Any]],
+    job_kinds: Mapping[str, str] | None = None,
 ) -> str:
-    """Every table of the run, in order: dispatch, drain, latency/memory, imports, ratios."""
+    """Every table of the run, in order: dispatch, drain, latency/memory, imports, ratios.
+
+    ``job_kinds`` (system → ``sync``/``async``) labels the rows and ratio tables."""
+    kinds = job_kinds or {}
     order = list(dict.fromkeys(k[0] for k in figures))
     size_cols = [SIZE_NAMES.get(s, f"{s} B") for s in sizes]
     out: list[str] = []
@@ -67,7 +82,7 @@ def render(
         return sorted(unique, key=lambda r: (order.index(r[0]), r[1], r[2]))
 
     dispatch = [
-        [_label(s, "", queue_types), m.removeprefix("dispatch_")]
+        [_label(s, "", queue_types, {}), m.removeprefix("dispatch_")]
         + [_cell(figures.get((s, w, m, size))) for size in sizes]
         for s, w, m in rows_for("dispatch_")
     ]
@@ -75,7 +90,7 @@ def render(
     out.append(_table(["system", "mode", *size_cols], dispatch))
 
     drain = [
-        [_label(s, w, queue_types)]
+        [_label(s, w, queue_types, kinds)]
         + [_cell(figures.get((s, w, m, size))) for size in sizes]
         + [_cell(figures.get((s, w, "busy_rss_mb", sizes[0])), 1)]
         for s, w, m in rows_for("drain")
@@ -84,7 +99,7 @@ def render(
     out.append(_table(["system / worker", *size_cols, f"busy RSS MB ({size_cols[0]})"], drain))
 
     latency = [
-        [_label(s, w, queue_types)]
+        [_label(s, w, queue_types, kinds)]
         + [
             _cell(figures.get((s, w, metric, 0)), digits)
             for metric, digits in (("latency_p50_ms", 2), ("latency_p99_ms", 2), ("idle_rss_mb", 1))
@@ -101,8 +116,9 @@ def render(
     out.append(_table(["module", "import ms"], imports))
 
     for system in dict.fromkeys(r["system"] for r in ratio_rows):
+        kind = f" ({_kind(system, kinds)})" if _kind(system, kinds) else ""
         out.append(
-            f"\n### {system} ÷ each baseline (rates: above 1 is better; latency, memory "
+            f"\n### {system}{kind} ÷ each baseline (rates: above 1 is better; latency, memory "
             "and import time: below 1 is better)\n"
         )
         out.append(_ratio_table([r for r in ratio_rows if r["system"] == system]))

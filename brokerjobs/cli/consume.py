@@ -22,8 +22,9 @@ from brokerjobs.cli.common import (
 from brokerjobs.cli.output import reporter
 from brokerjobs.errors import BrokerJobsError
 from brokerjobs.worker import Worker
+from brokerjobs.worker.limits import Limits
 from brokerjobs.worker.shutdown import install_signal_handlers
-from brokerjobs.worker.supervisor import Supervisor
+from brokerjobs.worker.supervisor import RETIRED, SUPERVISED_ENV, Supervisor
 
 
 @click.command()
@@ -46,9 +47,10 @@ from brokerjobs.worker.supervisor import Supervisor
 )
 @click.option(
     "--prefetch",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=0),
     default=None,
-    help="Deliveries each queue may hold ahead of free slots [default: concurrency].",
+    help="Deliveries each queue may hold ahead of free slots; 0: none beyond the running "
+    "jobs [default: concurrency].",
 )
 @click.option(
     "--processes",
@@ -63,6 +65,32 @@ from brokerjobs.worker.supervisor import Supervisor
     default=30.0,
     show_default=True,
     help="Seconds running jobs get to finish after SIGTERM.",
+)
+@click.option(
+    "--burst",
+    is_flag=True,
+    default=False,
+    help="Run what is ready, then exit 0 (delayed messages do not keep it running).",
+)
+@click.option(
+    "--max-jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop gracefully after starting this many jobs (the supervisor replaces it).",
+)
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Stop gracefully after this long (the supervisor replaces it).",
+)
+@click.option(
+    "--max-memory",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="MB",
+    help="Stop gracefully after a job leaves resident memory above this many MiB.",
 )
 @click.option(
     "--log-format",
@@ -102,6 +130,10 @@ def consume(
     prefetch: int | None,
     processes: int,
     shutdown_timeout: float,
+    burst: bool,
+    max_jobs: int | None,
+    max_time: float | None,
+    max_memory: float | None,
     log_format: str,
     metrics_port: int | None,
     quiet: bool,
@@ -115,6 +147,10 @@ def consume(
     first SIGTERM/SIGINT stops fetching, gives back prefetched messages and lets running
     jobs finish within --shutdown-timeout; a second one stops at once (unfinished jobs
     are redelivered).
+
+    --burst exits 0 once the queues are drained. --max-jobs, --max-time and --max-memory
+    stop the worker gracefully when reached: it exits 0, or, under --processes, the
+    supervisor starts a fresh process in its place.
     """
     setup_logging(log_format, log_level)
     queues = split_queues(queue_list)
@@ -149,6 +185,15 @@ def consume(
             command += ["--metrics-port", str(metrics_port)]
         if quiet:
             command.append("--quiet")
+        if burst:
+            command.append("--burst")
+        for option, value in (
+            ("--max-jobs", max_jobs),
+            ("--max-time", max_time),
+            ("--max-memory", max_memory),
+        ):
+            if value is not None:
+                command += [option, str(value)]
         open_backend(backend_name)  # fail fast on a bad name, before forking anything
         sys.exit(Supervisor(command, processes).run())
     backend = open_backend(backend_name)
@@ -160,6 +205,8 @@ def consume(
             prefetch=prefetch,
             shutdown_timeout=shutdown_timeout,
             hooks=reporter(log_format, quiet=quiet),
+            burst=burst,
+            limits=Limits(max_jobs=max_jobs, max_time=max_time, max_memory=max_memory),
         )
     except BrokerJobsError as exc:
         raise click.ClickException(str(exc)) from None
@@ -179,4 +226,6 @@ def consume(
             await close_backend(backend)
 
     clean = run_async(work)
+    if clean and worker.retired and os.environ.get(SUPERVISED_ENV):
+        sys.exit(RETIRED)  # the supervisor replaces it
     sys.exit(0 if clean else 1)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from brokerjobs.backend import Backend, DeadLetter
+from brokerjobs import dead_letter_ops as ops
 from brokerjobs.cli.common import (
     UsageProblem,
     async_command,
@@ -17,19 +17,7 @@ from brokerjobs.cli.common import (
     open_backend,
 )
 from brokerjobs.cli.output import display_name, headline, short_id
-
-SCAN_LIMIT = 10_000
-"""Dead letters read at most when filtering (the backend lists, it does not search)."""
-REPLAY_CHUNK = 50
-
-
-def job_of(dead: DeadLetter) -> str | None:
-    try:
-        document = json.loads(dead.body)
-    except ValueError:
-        return None
-    job = document.get("job") if isinstance(document, dict) else None
-    return job if isinstance(job, str) else None
+from brokerjobs.dead_letter_ops import SCAN_LIMIT, job_of, listing
 
 
 def parse_filter(value: str | None) -> str | None:
@@ -42,13 +30,6 @@ def parse_filter(value: str | None) -> str | None:
     return wanted.strip()
 
 
-def matches(dead: DeadLetter, job: str | None) -> bool:
-    if job is None:
-        return True
-    name = job_of(dead) or ""
-    return name == job or display_name(name) == job
-
-
 def filter_option(func: Any) -> Any:
     return click.option(
         "--filter",
@@ -57,11 +38,6 @@ def filter_option(func: Any) -> Any:
         default=None,
         help="Only dead letters of this job (full or class name).",
     )(func)
-
-
-async def listing(backend: Backend, queue: str, job: str | None, limit: int) -> list[DeadLetter]:
-    scan = limit if job is None else SCAN_LIMIT
-    return [d for d in await backend.dead_letters(queue, limit=scan) if matches(d, job)][:limit]
 
 
 @click.group()
@@ -166,31 +142,14 @@ async def replay(
     job = parse_filter(filter_)
     backend = open_backend(backend_name)
     try:
-        if ids or job is not None:
-            chosen = [
-                d.message_id
-                for d in await listing(backend, queue, job, SCAN_LIMIT)
-                if not ids or d.message_id in ids
-            ][:limit]
-        else:
-            total = (await backend.stats(queue)).dead
-            chosen = None
-        target = len(chosen) if chosen is not None else min(total, limit or total)
-        replayed = 0
-        with click.progressbar(length=target, label=f"replaying {queue}", file=sys.stderr) as bar:
-            if chosen is not None:
-                for start in range(0, len(chosen), REPLAY_CHUNK):
-                    batch = chosen[start : start + REPLAY_CHUNK]
-                    replayed += await backend.replay_dead_letters(queue, message_ids=batch)
-                    bar.update(len(batch))
-            else:
-                while replayed < target:
-                    step = min(REPLAY_CHUNK, target - replayed)
-                    done = await backend.replay_dead_letters(queue, limit=step)
-                    if not done:
-                        break
-                    replayed += done
-                    bar.update(done)
+        with click.progressbar(length=0, label=f"replaying {queue}", file=sys.stderr) as bar:
+
+            def started(target: int) -> None:
+                bar.length = target
+
+            replayed = await ops.replay(
+                backend, queue, ids=ids, job=job, limit=limit, started=started, progress=bar.update
+            )
     finally:
         await close_backend(backend)
     click.echo(f"replayed {replayed} dead letters to {queue!r}")
@@ -211,7 +170,7 @@ async def purge(queue: str, yes: bool, backend_name: str | None) -> None:
             return
         if not yes:
             click.confirm(f"Delete {count} dead letters of {queue!r} for good?", abort=True)
-        deleted = await backend.purge_dead_letters(queue)
+        deleted = await ops.purge(backend, queue)
     finally:
         await close_backend(backend)
     click.echo(f"deleted {deleted} dead letters from {queue!r}")

@@ -7,21 +7,17 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from brokerjobs.dead_letter_ops import display_name
 from brokerjobs.worker import Hooks, JobEvent
 from brokerjobs.worker.outcome import error_summary
 
 REASON_LIMIT = 300
 
+__all__ = ["display_name", "headline", "human_seconds", "reporter", "short_id"]
+
 
 def short_id(message_id: str) -> str:
     return message_id[:8] + "…" if len(message_id) > 8 else message_id
-
-
-def display_name(job_name: str | None) -> str:
-    """The last dotted part of a job name (``app.jobs.SendEmail`` → ``SendEmail``)."""
-    if not job_name:
-        return "(not a job)"
-    return job_name.rsplit(".", 1)[-1]
 
 
 def human_seconds(seconds: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import os
 import re
 from pathlib import Path
 
@@ -44,6 +45,15 @@ def test_{snake}_is_dispatched_and_runs(fake_broker: FakeBroker) -> None:
 '''
 
 
+CONFTEST_TEMPLATE = '''"""Lets plain `pytest` import this project's modules (by `brokerjobs new`).
+
+pytest puts the folder of a top-level conftest.py on sys.path, so `from {module} import
+...` works in tests without installing the project or `python -m pytest`. Delete this
+file once the project is installed or sets `pythonpath` in its pytest configuration.
+"""
+'''
+
+
 def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
@@ -57,12 +67,15 @@ def class_name_of(name: str) -> str:
     return camel
 
 
+def import_root(directory: Path) -> Path:
+    """Where the job module is imported from: the current directory if it holds ``directory``."""
+    cwd = Path.cwd().resolve()
+    return cwd if directory.resolve().is_relative_to(cwd) else directory.resolve()
+
+
 def module_path(directory: Path, stem: str) -> str:
-    """Dotted module name of ``directory/stem.py`` relative to the current directory."""
-    try:
-        relative = directory.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return stem
+    """Dotted module name of ``directory/stem.py`` relative to its :func:`import_root`."""
+    relative = directory.resolve().relative_to(import_root(directory))
     return ".".join([*relative.parts, stem])
 
 
@@ -113,3 +126,7 @@ def new_job(name: str, is_async: bool, queue: str, directory: Path, tests_dir: P
     test_file.write_text(TEST_TEMPLATE.format(**values))
     click.echo(f"created {job_file}")
     click.echo(f"created {test_file}")
+    conftest = import_root(directory) / "conftest.py"
+    if not conftest.exists():  # an existing one already puts its folder on sys.path
+        conftest.write_text(CONFTEST_TEMPLATE.format(module=values["module"]))
+        click.echo(f"created {os.path.relpath(conftest)}")

@@ -7,7 +7,9 @@ import contextlib
 import json
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
+from typing import Any, TypeVar
 
 import click
 
@@ -25,6 +27,7 @@ from brokerjobs.cli.output import human_seconds
 from brokerjobs.job import registry
 from brokerjobs.options import DEFAULT_QUEUE
 
+F = TypeVar("F", bound=Callable[..., Any])
 COLUMNS = ("QUEUE", "READY", "IN FLIGHT", "DELAYED", "DEAD", "OLDEST READY")
 
 
@@ -59,14 +62,19 @@ async def collect(backend: Backend, queues: list[str]) -> list[QueueStats]:
     return [await backend.stats(queue) for queue in queues]
 
 
+def shown_queues_option(func: F) -> F:
+    """``--queue A,B``: the queues shown (default: those of the --app jobs, else default)."""
+    return click.option(
+        "--queue",
+        "queue_list",
+        default=None,
+        metavar="A,B",
+        help="Queues to show [default: the queues of the --app jobs, else default].",
+    )(func)
+
+
 @click.command()
-@click.option(
-    "--queue",
-    "queue_list",
-    default=None,
-    metavar="A,B",
-    help="Queues to show [default: the queues of the --app jobs, else default].",
-)
+@shown_queues_option
 @click.option("--watch", is_flag=True, help="Refresh until interrupted.")
 @click.option(
     "--interval",

@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from brokerjobs.backend import Backend, Delivery, Subscription
 from brokerjobs.errors import BrokerUnavailableError, DeliveryLostError
@@ -65,6 +66,8 @@ class Feed:
     task: asyncio.Task[None] | None = None
     room: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the buffer has space again."""
+    losses: int = 0
+    """Subscriptions of this queue that failed (each one requeued what it held)."""
 
 
 class Intake:
@@ -170,6 +173,9 @@ class Intake:
                     return
                 failures += 1
                 delay = self._reconnect.delay(failures)
+                if feed.subscription is not None:
+                    feed.losses += 1
+                    _count_loss(self._backend.name, feed.queue, exc)
                 self._lose_subscription(feed)
                 level = (
                     logging.WARNING if isinstance(exc, BrokerUnavailableError) else logging.ERROR
@@ -256,6 +262,35 @@ class Intake:
                     )
         if released:
             log.info("released %d fetched but unstarted deliveries", released)
+
+
+def _count_loss(system: str, queue: str, error: Exception) -> None:
+    """Count a lost subscription in ``brokerjobs.subscription.lost`` (see docs/observability.md).
+
+    A storm of lost subscriptions looks like a silent slowdown from outside (each loss
+    requeues what it held); the counter and the warning above make it visible. The
+    OpenTelemetry API is imported here, on the first loss, to keep ``Worker`` light.
+    """
+    from opentelemetry import metrics
+
+    global _loss_counter
+    if _loss_counter is None:
+        _loss_counter = metrics.get_meter("brokerjobs").create_counter(
+            "brokerjobs.subscription.lost",
+            unit="{subscription}",
+            description="Subscriptions (channels, connections, polls) lost and reopened.",
+        )
+    _loss_counter.add(
+        1,
+        {
+            "messaging.system": system,
+            "messaging.destination.name": queue,
+            "error.type": type(error).__name__,
+        },
+    )
+
+
+_loss_counter: Any = None
 
 
 async def _stop_quietly(subscription: Subscription) -> None:

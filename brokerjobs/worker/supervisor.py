@@ -5,7 +5,10 @@ connections) started in its own process group, so a terminal's Ctrl-C reaches on
 supervisor, which forwards SIGTERM/SIGINT to every child: the first signal stops them
 gracefully, a second one stops them now. A child that dies unasked is logged (exit code
 or signal) and restarted, with a growing pause if it keeps dying right after starting;
-the others never notice.
+the others never notice. A child that retired itself on reaching a limit (``--max-jobs``,
+``--max-time``, ``--max-memory``) exits with :data:`RETIRED` and is replaced at once; one
+that finished its work (``--burst``: the queues are drained) exits 0 and is not
+replaced. The supervisor exits once every child has finished.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ QUICK_DEATH = 5.0
 MAX_RESTART_PAUSE = 30.0
 USAGE_ERROR = 2
 """A child exiting with this code was misconfigured: it is not restarted."""
+RETIRED = 75
+"""A supervised child exits with this code after a graceful stop on reaching a limit."""
+SUPERVISED_ENV = "BROKERJOBS_SUPERVISED"
+"""Set to 1 in every child's environment: a retiring child then exits with RETIRED."""
 
 
 @dataclass
@@ -79,7 +86,7 @@ class Supervisor:
         self._signals.append(signum)
 
     def _spawn(self, index: int, quick_deaths: int) -> None:
-        env = {**self._env, "BROKERJOBS_WORKER_INDEX": str(index)}
+        env = {**self._env, "BROKERJOBS_WORKER_INDEX": str(index), SUPERVISED_ENV: "1"}
         process = subprocess.Popen(self._command, env=env, process_group=0)
         self._children[index] = _Child(index, process, time.monotonic(), quick_deaths)
         log.info("worker %d started (pid %d)", index, process.pid)
@@ -108,7 +115,7 @@ class Supervisor:
                 del self._children[index]
                 if stopping:
                     # Killed by the very signal we forwarded: it had not started consuming.
-                    failures += code not in (0, *(-signum for signum in self._signals))
+                    failures += code not in (0, RETIRED, *(-signum for signum in self._signals))
                     log.info(
                         "worker %d (pid %d) stopped with %s",
                         index,
@@ -125,8 +132,15 @@ class Supervisor:
                     self._signals.append(signal.SIGTERM)
                     usage_error = True
                     continue
+                if code == RETIRED:
+                    log.info("worker %d (pid %d) retired; replacing it", index, child.process.pid)
+                    self._spawn(index, quick_deaths=0)
+                    continue
+                if code == 0:
+                    log.info("worker %d (pid %d) finished its work", index, child.process.pid)
+                    continue
                 self._schedule_restart(child, code)
-            if stopping and not self._children:
+            if not self._children and (stopping or not self._pending):
                 return USAGE_ERROR if usage_error else 1 if failures else 0
             now = time.monotonic()
             for index, (when, quick) in list(self._pending.items()):

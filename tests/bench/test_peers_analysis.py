@@ -103,3 +103,26 @@ def test_ratios_compare_same_metric_on_the_same_broker_and_targets_check_them() 
     assert "| brokerjobs (quorum) | seq | 900 |" in text
     assert "| dispatch_many @ 100 B | 0.83 (window) | 5.00 (seq) |" in text
     assert "**no**" in text
+
+
+def test_tables_label_the_job_kind_and_sync_jobs_have_their_own_target() -> None:
+    records = [
+        _record("brokerjobs", "drain", 4000.0, worker="1p"),
+        _record("brokerjobs-sync", "drain", 2500.0, worker="1p"),
+        _record("raw-aiopika", "drain", 4000.0, worker="1p"),
+    ]
+    figures = analysis.summaries(records)
+    kinds = {"brokerjobs": "brokerjobs", "brokerjobs-sync": "brokerjobs", "raw-aiopika": "raw"}
+    brokers = dict.fromkeys(kinds, "rabbitmq")
+    queue_types = dict.fromkeys(kinds, "quorum")
+    rows = analysis.ratios(figures, kinds, brokers, queue_types)
+    sync_ratio = [r["ratio"] for r in rows if r["system"] == "brokerjobs-sync"]
+    assert sync_ratio == [pytest.approx(2500 / 4000)]
+    checked = analysis.check_targets(figures, analysis.sync_job_targets())
+    assert [(t["ratio"], t["met"]) for t in checked] == [(pytest.approx(0.625), True)]
+    job_kinds = {"brokerjobs": "async", "brokerjobs-sync": "sync"}
+    text = tables.render(figures, queue_types, (100,), rows, checked, job_kinds)
+    assert "| brokerjobs-sync / 1p (quorum, sync jobs) | 2,500 |" in text
+    assert "| brokerjobs / 1p (quorum, async jobs) | 4,000 |" in text
+    assert "| raw-aiopika / 1p (quorum) | 4,000 |" in text
+    assert "### brokerjobs-sync (sync jobs) ÷ each baseline" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,26 @@ def test_generated_job_and_test_pass(cli: Cli, flags: list[str]) -> None:
 def test_invalid_name_is_a_usage_error(cli: Cli) -> None:
     result = cli("new", "job", "2fast")
     assert result.code == 2
+
+
+@pytest.mark.parametrize("flags", [[], ["--dir", "myservice/jobs"]], ids=["here", "package"])
+def test_plain_pytest_runs_the_generated_test(cli: Cli, flags: list[str]) -> None:
+    # The walk-through: `brokerjobs new job SendMail`, then `pytest`: not
+    # `python -m pytest` (which adds the current directory to sys.path by itself).
+    result = cli("new", "job", "SendMail", *flags)
+    assert result.code == 0, result.err
+    env = {key: value for key, value in cli.env.items() if key != "PYTHONPATH"}
+    pytest_script = Path(sys.executable).with_name("pytest")
+    run = subprocess.run(
+        [str(pytest_script), "-q", "-p", "no:cacheprovider"],
+        cwd=cli.cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
+    assert "created conftest.py" in result.out
+    again = cli("new", "job", "SendOtherMail", *flags)
+    assert again.code == 0 and "conftest.py" not in again.out  # never overwritten

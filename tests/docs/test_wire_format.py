@@ -203,3 +203,28 @@ async def test_the_aws_cli_example_queues_a_job_the_worker_runs(tmp_path: Path) 
         assert re.fullmatch(r"[0-9a-f]{32}", ran[0][1])  # the envelope id, from bj.id
     finally:
         await harness.aclose()
+
+
+async def test_who_decides_what_as_the_page_says() -> None:
+    """The envelope's max_attempts wins over the class's; its queue field is informational."""
+    from brokerjobs.backend import OutgoingMessage
+    from brokerjobs.memory import MemoryBackend
+
+    assert "| `max_attempts` | producer (the envelope) |" in PAGE
+    runs: list[str] = []
+
+    class Fragile(Job, name=f"docs.fragile.{os.urandom(4).hex()}", max_attempts=5):
+        user_id: int
+
+        def run(self, ctx: JobContext) -> None:
+            runs.append(ctx.queue)
+            raise RuntimeError("always")
+
+    backend = MemoryBackend()
+    body = _envelope(Fragile.job_name, "some-other-queue", max_attempts=1)
+    message_id = json.loads(body)["id"]
+    await backend.publish("emails", OutgoingMessage(body=body, message_id=message_id))
+    assert await asyncio.wait_for(Worker(backend, ["emails"], stop_when_idle=True).run(), 30)
+    assert runs == ["emails"]  # run once (the envelope said 1, the class 5), on its real queue
+    [dead] = await backend.dead_letters("emails")
+    assert dead.message_id == message_id and "attempts exhausted (1/1)" in dead.reason

@@ -38,17 +38,28 @@ class Work(Job, name="bjfaults.work", max_attempts=25, backoff_base=0.2, backoff
         ledger.finish(row, "ok")
 
 
-class SyncWork(Job, name="bjfaults.sync_work", max_attempts=25, backoff_base=0.2):
-    """The sync twin of :class:`Work` (runs in the worker's thread pool)."""
+class SyncWork(Job, name="bjfaults.sync_work", max_attempts=25, backoff_base=0.2, backoff_cap=2.0):
+    """The sync twin of :class:`Work`: a plain ``def run``, run in the worker's thread pool
+    (the soak's ``--job-kind sync``), with the same fields, retries and ledger rows."""
 
     key: str
     seconds: float = 0.0
+    jitter: float = 0.0
+    flaky: bool = False
+    pad: str = ""
 
     def run(self, ctx: JobContext) -> None:
         ledger = process_ledger()
         row = ledger.start(self.key, ctx.attempt)
-        time.sleep(self.seconds)
+        time.sleep(self.seconds + random.random() * self.jitter)
+        if self.flaky and ctx.attempt == 1:
+            ledger.finish(row, "failed")
+            raise ConnectionError("flaky on the first attempt")
         ledger.finish(row, "ok")
+
+
+WORK_KINDS: dict[str, type[Work] | type[SyncWork]] = {"async": Work, "sync": SyncWork}
+"""The soak's ``--job-kind``: which twin it dispatches (the workers run either)."""
 
 
 class Poison(Job, name="bjfaults.poison", max_attempts=3):

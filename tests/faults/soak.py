@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.faults.soak --backend rabbitmq            # 100k jobs
     .venv/bin/python -m tests.faults.soak --backend sqs --jobs 20000    # on moto
+    .venv/bin/python -m tests.faults.soak --job-kind sync               # plain def run jobs
 
 Runs on a private RabbitMQ node / moto server it starts and stops itself (never the
 shared broker). While jobs are published and run: kill -9 of a random worker every 3-5 s
@@ -9,7 +10,8 @@ shared broker). While jobs are published and run: kill -9 of a random worker eve
 every 2 min (RabbitMQ only: a restarted moto would start empty, which tests moto, not
 us). Worker 0 is never killed, so its RSS before/after shows leaks. Prints lost /
 duplicated / dead / throughput / latency percentiles / RSS, and exits 1 if anything was
-lost.
+lost. ``--job-kind sync`` dispatches the plain ``def run`` twin of the job, which the
+workers run in their thread pools (``--concurrency`` threads each) instead of on the loop.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=None, help="100000 (rabbitmq), 20000 (sqs)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--job-kind",
+        choices=sorted(jobs.WORK_KINDS),
+        default="async",
+        help="async: `async def run` on the loop; sync: `def run` in the thread pool",
+    )
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--rate", type=float, default=0, help="jobs/s to publish (0: no cap)")
     parser.add_argument("--kill-every", type=float, nargs=2, default=(3.0, 5.0))
@@ -88,6 +96,7 @@ class Soak:
         backend = self.target.backend()
         keys = new_keys(self.args.jobs)
         flaky = set(random.sample(keys, int(len(keys) * self.args.flaky)))
+        work = jobs.WORK_KINDS[self.args.job_kind]
         started = time.monotonic()
         for start in range(0, len(keys), self.args.batch):
             if not self.producing:  # interrupted (SIGINT/SIGTERM)
@@ -98,7 +107,7 @@ class Soak:
                 self.target.queue,
                 self.ledger,
                 chunk,
-                lambda k: jobs.Work(key=k, jitter=0.005, flaky=k in flaky),
+                lambda k: work(key=k, jitter=0.005, flaky=k in flaky),
                 batch=self.args.batch,
                 retries=600,
                 retry_pause=0.5,
@@ -208,6 +217,7 @@ class Soak:
             "jobs": self.args.jobs,
             "workers": self.args.workers,
             "concurrency": self.args.concurrency,
+            "job_kind": self.args.job_kind,
             "wait_queues": self.args.wait_queues if self.target.name == "rabbitmq" else None,
             "stock_moto": self.args.stock_moto if self.target.name == "sqs" else None,
             "lost": len(verdict.lost),

@@ -75,7 +75,7 @@ def test_a_time_limit_longer_than_the_backend_can_hold_is_refused() -> None:
 
 def test_invalid_worker_settings_are_configuration_errors() -> None:
     backend = MemoryBackend(MemoryStore())
-    for kwargs in ({"concurrency": 0}, {"prefetch": 0}, {"shutdown_timeout": -1}):
+    for kwargs in ({"concurrency": 0}, {"prefetch": -1}, {"shutdown_timeout": -1}):
         with pytest.raises(ConfigurationError):
             Worker(backend, ["q"], **kwargs)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,6 +14,7 @@ from brokerjobs import Job, dispatch_async
 from brokerjobs.backend import Backend, DeadLetter
 from brokerjobs.worker import Worker
 from tests.support.harness import BackendHarness, eventually
+from tests.worker.processes import WorkerProcess, interrupt_all
 
 RunWorker = Callable[..., Any]
 
@@ -28,6 +29,14 @@ async def queue(harness: BackendHarness, backend: Backend) -> str:
     name = harness.queue("work")
     await backend.declare(name)
     return name
+
+
+@pytest.fixture
+def started() -> Iterator[list[WorkerProcess]]:
+    """Worker processes a test started (see ``processes.spawn``); killed at the end."""
+    workers: list[WorkerProcess] = []
+    yield workers
+    interrupt_all(workers)
 
 
 @pytest.fixture

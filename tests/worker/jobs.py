@@ -132,6 +132,18 @@ class Sleep(Job, name="bjtest.sleep"):
         record(self.token + ":done", ctx)
 
 
+class SyncSleep(Job, name="bjtest.sync_sleep"):
+    """:class:`Sleep` as a plain ``def run`` (the thread pool): two runs per completed job."""
+
+    token: str
+    seconds: float
+
+    def run(self, ctx: JobContext) -> None:
+        record(self.token, ctx)
+        time.sleep(self.seconds)
+        record(self.token + ":done", ctx)
+
+
 class Typed(Job, name="bjtest.typed"):
     token: str
     count: int
@@ -186,3 +198,27 @@ class KillWorker(Job, name="bjtest.kill_worker", max_attempts=2):
     def run(self, ctx: JobContext) -> None:
         append(self.path, f"start {self.token} {ctx.attempt}")
         os._exit(17)
+
+
+class Rendezvous(Job, name="bjtest.rendezvous"):
+    """Appends ``start <token> <pid>``, then waits (up to ``seconds``) for ``peers`` starts.
+
+    Appends ``met <token>`` when that many jobs were running at once, else ``alone <token>``:
+    proof of parallelism that does not depend on timing.
+    """
+
+    path: str
+    token: str
+    peers: int = 2
+    seconds: float = 20.0
+
+    def run(self, ctx: JobContext) -> None:
+        append(self.path, f"start {self.token} {os.getpid()}")
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline:
+            starts = Path(self.path).read_text().splitlines()
+            if sum(line.startswith("start") for line in starts) >= self.peers:
+                append(self.path, f"met {self.token}")
+                return
+            time.sleep(0.05)
+        append(self.path, f"alone {self.token}")

@@ -8,7 +8,9 @@ The memory backend cannot cross processes, so these tests skip on it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,11 +77,34 @@ class WorkerProcess:
         self._stderr.close()
 
 
+def spawn(
+    harness: BackendHarness, workers: list[WorkerProcess], tmp_path: Path, *args: str
+) -> WorkerProcess:
+    """Start ``brokerjobs consume ARGS`` on ``harness``'s broker, logging to ``tmp_path``."""
+    worker = WorkerProcess(child_env(harness), args, tmp_path / f"worker-{len(workers)}.log")
+    workers.append(worker)
+    return worker
+
+
 def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
 def interrupt_all(workers: Sequence[WorkerProcess]) -> None:
+    """Kill every worker, and the children a supervisor started (own process groups)."""
     for worker in workers:
         if worker.process.poll() is None:
             worker.signal(signal.SIGKILL)
+        for pid in re.findall(r"worker \d+ started \(pid (\d+)\)", worker.output()):
+            if _is_our_worker(int(pid)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+
+
+def _is_our_worker(pid: int) -> bool:
+    """Whether ``pid`` is still a worker of this interpreter (not a reused pid)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return command[:1] == [sys.executable.encode()] and b"consume" in command

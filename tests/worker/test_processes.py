@@ -6,7 +6,6 @@ import os
 import re
 import signal
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,25 +14,9 @@ from brokerjobs.backend import Backend
 from tests.support.harness import BackendHarness, eventually
 from tests.worker import jobs
 from tests.worker.conftest import dead_letter, send
-from tests.worker.processes import WorkerProcess, child_env, interrupt_all, lines
+from tests.worker.processes import WorkerProcess, lines, spawn
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def started(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
-    workers: list[WorkerProcess] = []
-    yield workers
-    interrupt_all(workers)
-
-
-def spawn(
-    harness: BackendHarness, workers: list[WorkerProcess], tmp_path: Path, *args: str
-) -> WorkerProcess:
-    log = tmp_path / f"worker-{len(workers)}.log"
-    worker = WorkerProcess(child_env(harness), args, log)
-    workers.append(worker)
-    return worker
 
 
 async def test_kill_9_mid_job_loses_nothing(

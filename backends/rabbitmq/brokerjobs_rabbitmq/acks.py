@@ -18,6 +18,16 @@ quarter of the prefetch window go out at once, so a small window never starves.
 The cost: an ack is on the wire up to :data:`ACK_INTERVAL` later, so a channel that dies
 in that instant redelivers the message (at-least-once allows it; the ack could be lost in
 the socket anyway). Stopping a subscription and closing the connection flush first.
+
+Frames leave in the order they were decided, through one writer task per channel. aiormq
+hands frames to its socket writer through a bounded ``asyncio.Queue``; a ``put`` that
+finds a free slot goes ahead of earlier ``put`` calls still waiting for one, so acks sent
+as concurrent tasks could reach the broker out of order. A multiple ack overtaking a
+single ack below it (or a smaller multiple ack) settles that tag first, and the broker
+then closes the channel on the late frame with ``unknown delivery tag``, requeueing every
+unacked delivery (issue #13: sync jobs completing in bursts from the thread pool filled
+the queue and caused that storm). A frame still waiting in the writer's outbox when a
+multiple ack above it is decided is dropped: the multiple ack settles it.
 """
 
 from __future__ import annotations
@@ -25,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any
 
 import aiormq.abc
 
@@ -54,6 +63,9 @@ class AckCoalescer:
         self._flushed_at = float("-inf")
         """When the last flush sent something (``loop.time()``)."""
         self._scheduled: asyncio.Handle | None = None
+        self._outbox: deque[tuple[int, bool]] = deque()
+        """Ack frames decided and not yet handed to aiormq, in the order they must go."""
+        self._writer: asyncio.Task[None] | None = None
 
     def window(self, prefetch: int) -> None:
         """The channel's prefetch: acks holding back a quarter of it are not delayed."""
@@ -117,12 +129,40 @@ class AckCoalescer:
     def _send(self, tag: int, *, multiple: bool) -> None:
         if self._channel.is_closed:
             return  # the broker requeued everything unacked when the channel closed
-        task = asyncio.ensure_future(self._channel.basic_ack(tag, multiple=multiple))
-        task.add_done_callback(_report_failure)
+        outbox = self._outbox
+        if multiple and outbox:
+            # Not written yet and settled by this frame anyway (see the module docstring).
+            kept = [frame for frame in outbox if frame[0] > tag]
+            outbox.clear()
+            outbox.extend(kept)
+        outbox.append((tag, multiple))
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
 
+    async def _write(self) -> None:
+        """Hand the outbox to aiormq one frame after the other, so that order is kept."""
+        outbox, channel = self._outbox, self._channel
+        try:
+            while outbox:
+                if channel.is_closed:
+                    outbox.clear()  # the broker requeues what was not acked
+                    return
+                tag, multiple = outbox.popleft()
+                await channel.basic_ack(tag, multiple=multiple, wait=False)
+        except Exception as exc:
+            outbox.clear()
+            # The channel closed under the ack: the broker redelivers those messages.
+            log.warning("could not send an ack (%s); the broker redelivers the message", exc)
+        finally:
+            self._writer = None
 
-def _report_failure(task: asyncio.Future[Any]) -> None:
-    if task.cancelled() or task.exception() is None:
-        return
-    # The channel closed under the ack: the broker redelivers those messages.
-    log.warning("could not send an ack (%s); the broker redelivers the message", task.exception())
+    async def drained(self) -> None:
+        """Flush, then wait until every ack decided so far was handed to the connection.
+
+        Called before closing the channel or the connection: a close frame queued ahead
+        of acks still in the outbox would requeue finished jobs (run twice).
+        """
+        self.flush()
+        writer = self._writer
+        if writer is not None:
+            await asyncio.shield(writer)

@@ -236,13 +236,20 @@ class RabbitMQBackend(Backend):
     async def stats(self, queue: str) -> QueueStats:
         names = self.topology.names(queue)
         try:
-            ready, dead, *waits = await operations.message_counts(
+            (ready, dead, *waits), consumers = await operations.message_counts(
                 await self._control_channel(), names
             )
         except Exception as exc:
             raise translate(exc, self.settings, f"stats of {queue!r}", queue=queue) from None
         in_flight = sum(sub.unsettled.get(queue, 0) for sub in self._subscriptions)
-        return QueueStats(queue, ready=ready, in_flight=in_flight, delayed=sum(waits), dead=dead)
+        return QueueStats(
+            queue,
+            ready=ready,
+            in_flight=in_flight,
+            delayed=sum(waits),
+            dead=dead,
+            consumers=consumers,
+        )
 
     async def dead_letters(self, queue: str, *, limit: int = 100) -> list[DeadLetter]:
         names = self.topology.names(queue)
@@ -278,6 +285,18 @@ class RabbitMQBackend(Backend):
                 exc, self.settings, f"purge dead letters of {queue!r}", queue=queue
             ) from None
 
+    async def purge(self, queue: str) -> int:
+        """Purge the work queue and its wait queues (``Purgeable``); unacked messages stay.
+
+        There is no ``cancel``: a queue hands messages out in order and AMQP cannot
+        delete one from the middle.
+        """
+        names = self.topology.names(queue)
+        try:
+            return await operations.purge_waiting(self._dead_letter_channel, names)
+        except Exception as exc:
+            raise translate(exc, self.settings, f"purge {queue!r}", queue=queue) from None
+
     async def _dead_letter_channel(self) -> aiormq.abc.AbstractChannel:
         return await self._channel("open a dead-letter channel")
 
@@ -287,8 +306,13 @@ class RabbitMQBackend(Backend):
         self._connector.abort()
 
     async def aclose(self) -> None:
-        for subscription in list(self._subscriptions):
+        subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
             subscription.abandon()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):  # a close frame must not overtake their acks
+                for subscription in subscriptions:
+                    await subscription.drained()
         await self._publisher.aclose()
         await self._connector.close_all()
         self._consumer_connection = self._control = None

@@ -240,8 +240,16 @@ class RabbitMQSubscription(Subscription):
     def _close_channel(self) -> None:
         self._acks.flush()
         if not self._channel.is_closed:
-            task = asyncio.get_running_loop().create_task(self._channel.close())
+            task = asyncio.get_running_loop().create_task(self._drain_and_close())
             task.add_done_callback(_ignore_result)
+
+    async def _drain_and_close(self) -> None:
+        await self.drained()
+        await self._channel.close()
+
+    async def drained(self) -> None:
+        """Wait until every ack decided so far was handed to the connection (see acks.py)."""
+        await self._acks.drained()
 
     def _fail(self, error: BrokerJobsError) -> None:
         if self.lost is None:

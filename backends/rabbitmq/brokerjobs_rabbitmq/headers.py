@@ -19,12 +19,18 @@ REASON = "brokerjobs-reason"
 ORIGIN = "brokerjobs-queue"
 DEAD_AT = "brokerjobs-dead-at"
 PERSISTENT = 2
+CONTENT_TYPE = "application/json"  # the envelope; foreign producers are asked to set it too
 _REASON_LIMIT = 8192
 
 
 def properties(message_id: str, headers: dict[str, Any] | None = None) -> Basic.Properties:
-    """Persistent message properties with our id and headers."""
-    return Basic.Properties(delivery_mode=PERSISTENT, message_id=message_id, headers=headers)
+    """Persistent message properties with our id, headers and the body's type (JSON)."""
+    return Basic.Properties(
+        delivery_mode=PERSISTENT,
+        message_id=message_id,
+        headers=headers,
+        content_type=CONTENT_TYPE,
+    )
 
 
 def own_headers(headers: dict[str, Any] | None) -> dict[str, Any]:

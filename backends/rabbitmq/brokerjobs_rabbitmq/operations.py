@@ -1,4 +1,4 @@
-"""Operator views over AMQP alone (no management plugin): stats and the dead-letter queue.
+"""Operator views over AMQP alone (no management plugin): stats, purge, the dead letters.
 
 Dead letters are listed with ``basic.get`` without ack on a channel of their own, then
 handed back by closing that channel: the DLQ is a classic queue, where a requeued
@@ -27,13 +27,19 @@ from .topology import QueueNames, Route
 ChannelFactory = Callable[[], Awaitable[aiormq.abc.AbstractChannel]]
 
 
-async def message_counts(channel: aiormq.abc.AbstractChannel, names: QueueNames) -> list[int]:
-    """Ready counts of the work queue, the DLQ and each wait queue (passive declares)."""
+async def message_counts(
+    channel: aiormq.abc.AbstractChannel, names: QueueNames
+) -> tuple[list[int], int]:
+    """Ready counts of the work queue, the DLQ and each wait queue (passive declares),
+    and the number of consumers on the work queue."""
     counts = []
+    consumers = 0
     for name in (names.work, names.dead, *names.waits):
         ok = await channel.queue_declare(name, passive=True)
         counts.append(ok.message_count or 0)
-    return counts
+        if name == names.work:
+            consumers = ok.consumer_count or 0
+    return counts, consumers
 
 
 def _dead_letter(queue: str, message: aiormq.abc.DeliveredMessage, limit: int) -> DeadLetter:
@@ -125,6 +131,19 @@ async def purge_dead_letters(open_channel: ChannelFactory, names: QueueNames) ->
     try:
         ok = await channel.queue_purge(names.dead)
         return ok.message_count or 0
+    finally:
+        await _close(channel)
+
+
+async def purge_waiting(open_channel: ChannelFactory, names: QueueNames) -> int:
+    """Purge the work queue and its wait queues: ready and delayed messages, not unacked."""
+    channel = await open_channel()
+    try:
+        total = 0
+        for name in (*names.waits, names.work):
+            ok = await channel.queue_purge(name)
+            total += ok.message_count or 0
+        return total
     finally:
         await _close(channel)
 

@@ -209,6 +209,7 @@ def _pika_properties(properties: Basic.Properties) -> pika.BasicProperties:
         delivery_mode=properties.delivery_mode,
         message_id=properties.message_id,
         headers=properties.headers,
+        content_type=properties.content_type,
     )
 
 

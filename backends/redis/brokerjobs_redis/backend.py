@@ -272,6 +272,30 @@ class RedisBackend(Backend):
         with translating(self.settings, f"replay dead letters of {queue!r}"):
             return int(await self.clients.aio().run("REPLAY", [keys.stream, keys.dead], args))
 
+    async def purge(self, queue: str) -> int:
+        """Delete the ready and delayed messages of ``queue`` (capability ``Purgeable``).
+
+        Entries a consumer holds stay (they are pending in the group), and so do dead
+        letters. One script: a message is either deleted or delivered, never both.
+        """
+        keys = self.keys(queue)
+        with translating(self.settings, f"purge {queue!r}"):
+            args = [self.settings.group]
+            return int(
+                await self.clients.aio().run("PURGE_QUEUE", [keys.stream, keys.delayed], args)
+            )
+
+    async def cancel(self, queue: str, message_id: str) -> bool:
+        """Delete one waiting (ready or delayed) message by id (capability ``Cancellable``).
+
+        Scans the ready entries and the delay set in one script: O(waiting messages).
+        """
+        keys = self.keys(queue)
+        with translating(self.settings, f"cancel {message_id} on {queue!r}"):
+            args = [self.settings.group, message_id]
+            found = await self.clients.aio().run("CANCEL", [keys.stream, keys.delayed], args)
+        return bool(found)
+
     async def purge_dead_letters(self, queue: str) -> int:
         with translating(self.settings, f"purge dead letters of {queue!r}"):
             return int(await self.clients.aio().run("PURGE", [self.keys(queue).dead], []))

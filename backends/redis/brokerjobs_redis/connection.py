@@ -53,6 +53,8 @@ SCRIPT_NAMES = (
     "REPLAY",
     "PURGE",
     "RELEASE_CONSUMER",
+    "PURGE_QUEUE",
+    "CANCEL",
 )
 
 

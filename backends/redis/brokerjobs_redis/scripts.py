@@ -254,3 +254,69 @@ if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then retu
 redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
+
+_READY_FROM: Final = """
+-- The first id that is ready (never delivered to the group): after its last-delivered id.
+local function ready_from(stream, group)
+  if redis.call('EXISTS', stream) == 0 then return nil end
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    local info = {}
+    for k = 1, #g, 2 do info[g[k]] = g[k + 1] end
+    if info['name'] == group then return '(' .. info['last-delivered-id'] end
+  end
+  return '-'
+end
+"""
+
+PURGE_QUEUE: Final = (
+    _READY_FROM
+    + """
+-- KEYS: stream, delayed; ARGV: group. Deletes ready and delayed messages, never the
+-- pending ones (a consumer holds them) nor dead letters. Returns how many went.
+local deleted = redis.call('ZCARD', KEYS[2])
+redis.call('DEL', KEYS[2])
+local from = ready_from(KEYS[1], ARGV[1])
+while from do
+  local batch = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 500)
+  if #batch == 0 then break end
+  for _, e in ipairs(batch) do redis.call('XDEL', KEYS[1], e[1]) end
+  deleted = deleted + #batch
+  from = '(' .. batch[#batch][1]
+end
+return deleted
+"""
+)
+
+CANCEL: Final = (
+    _FIELDS
+    + _READY_FROM
+    + """
+-- KEYS: stream, delayed; ARGV: group, message id. Deletes that message if it waits
+-- (ready or delayed); 1 if deleted, 0 if no waiting message has the id.
+local from = ready_from(KEYS[1], ARGV[1])
+while from do
+  local batch = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 500)
+  if #batch == 0 then break end
+  for _, e in ipairs(batch) do
+    if fields(e[2]).i == ARGV[2] then
+      redis.call('XDEL', KEYS[1], e[1])
+      return 1
+    end
+  end
+  from = '(' .. batch[#batch][1]
+end
+local start = 0
+while true do
+  local members = redis.call('ZRANGE', KEYS[2], start, start + 499)
+  if #members == 0 then return 0 end
+  for _, m in ipairs(members) do
+    local size, at = string.match(m, '^%x+:%d+:(%d+):()')
+    if size and string.sub(m, at, at + tonumber(size) - 1) == ARGV[2] then
+      redis.call('ZREM', KEYS[2], m)
+      return 1
+    end
+  end
+  start = start + 500
+end
+"""
+)

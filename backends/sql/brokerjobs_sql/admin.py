@@ -1,4 +1,4 @@
-"""Operations on queues as a whole: stats and the dead letters (list, replay, purge)."""
+"""Operations on queues as a whole: stats, purge, cancel, and the dead letters."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ _REPLAY = (
     " created_at, {now} FROM {dead} WHERE id IN ({ids})"
 )
 _PURGE = "DELETE FROM {dead} WHERE queue = %s"
+# Waiting rows: never leased, or their lease expired (claimable again). Held rows stay.
+_WAITING = "queue = %s AND (lease_token IS NULL OR available_at <= {now})"
+_PURGE_WAITING = "DELETE FROM {jobs} WHERE " + _WAITING
+_CANCEL = "DELETE FROM {jobs} WHERE message_id = %s AND " + _WAITING
 _CHUNK = 500
 
 
@@ -104,3 +108,13 @@ def _select_ids(
 def purge(store: JobStore, queue: str) -> int:
     """Delete every dead letter of ``queue``."""
     return store.execute(_PURGE, (queue,))
+
+
+def purge_waiting(store: JobStore, queue: str) -> int:
+    """Delete the ready and delayed rows of ``queue``; leased rows (running) stay."""
+    return store.execute(_PURGE_WAITING, (queue,))
+
+
+def cancel(store: JobStore, queue: str, message_id: str) -> bool:
+    """Delete the waiting row(s) of ``queue`` with ``message_id``; False if none waits."""
+    return store.execute(_CANCEL, (message_id, queue)) > 0

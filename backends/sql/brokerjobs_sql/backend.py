@@ -209,6 +209,14 @@ class SQLBackend(Backend):
     async def purge_dead_letters(self, queue: str) -> int:
         return await self._call(admin.purge, self.store, queue)
 
+    async def purge(self, queue: str) -> int:
+        """Delete the ready and delayed rows of ``queue`` (``Purgeable``); running ones stay."""
+        return await self._call(admin.purge_waiting, self.store, queue)
+
+    async def cancel(self, queue: str, message_id: str) -> bool:
+        """Delete one waiting row by message id (``Cancellable``); a running one stays."""
+        return await self._call(admin.cancel, self.store, queue, message_id)
+
     # -- lifetime --------------------------------------------------------------------
     async def aclose(self) -> None:
         for subscription in list(self._subscriptions):

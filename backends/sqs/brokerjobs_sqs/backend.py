@@ -205,6 +205,15 @@ class SQSBackend(Backend):
         ref = await self._clients.run(self._queues.resolve, queue)
         return await self._clients.run(self._operations.purge, ref)
 
+    async def purge(self, queue: str) -> None:
+        """Empty the work queue with ``PurgeQueue`` (``Purgeable``); SQS cannot say how many.
+
+        Unlike the other backends, SQS deletes in-flight messages too: a running job's
+        ack then finds nothing. SQS finishes within 60 s and allows one purge a minute.
+        """
+        ref = await self._clients.run(self._queues.resolve, queue)
+        await self._clients.run(self._operations.purge_work, ref)
+
     # -- lifetime ----------------------------------------------------------------------
     def abandon(self) -> None:
         """Drop every subscription without settling anything (what kill -9 leaves behind).

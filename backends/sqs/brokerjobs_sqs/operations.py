@@ -180,6 +180,15 @@ class Operations:
         finally:
             self._unhide(ref, skipped)
 
+    def purge_work(self, ref: QueueRef) -> None:
+        """``PurgeQueue`` on the work queue: every message goes, in flight ones too.
+
+        SQS takes up to 60 s to finish and refuses a second purge of the same queue
+        within 60 s (``PurgeQueueInProgress``).
+        """
+        with translated("PurgeQueue", ref.sqs_name):
+            self._clients.client.purge_queue(QueueUrl=ref.url)
+
     def purge(self, ref: QueueRef) -> int:
         """Delete every dead letter; returns how many (``PurgeQueue`` cannot say)."""
         if ref.dead_letter_url is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
+log = logging.getLogger("brokerjobs.sqs")
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _FIFO = ".fifo"
 _PRODUCTION_HINT = (
@@ -110,6 +112,8 @@ class QueueDirectory:
         policy = attrs.get("RedrivePolicy")
         if policy:
             dead_name = str(json.loads(policy)["deadLetterTargetArn"]).rsplit(":", 1)[-1]
+        else:
+            _warn_no_redrive_policy(sqs_name, dead_name)
         dead_url = self._lookup(client, dead_name)
         if dead_url is None and create:
             dead_url = self._create_dead_letter_queue(client, dead_name, fifo)
@@ -171,3 +175,16 @@ class QueueDirectory:
                     return url
             with translated("CreateQueue", sqs_name):
                 raise
+
+
+def _warn_no_redrive_policy(sqs_name: str, dead_name: str) -> None:
+    # Created by someone else (a producer, a console click): used as it is. The worker's
+    # own poison check (attempt > max_attempts, after decoding) still applies, but nothing
+    # on the SQS side bounds a message that kills its worker before that check.
+    log.warning(
+        "SQS queue %r has no RedrivePolicy: only the worker's max_attempts check bounds a "
+        "message that keeps crashing its worker; give the queue a RedrivePolicy with "
+        "deadLetterTargetArn %r (the queues brokerjobs creates have one)",
+        sqs_name,
+        dead_name,
+    )

@@ -2,8 +2,8 @@
 
 The body is the envelope's bytes, sent as-is when they are text SQS accepts (UTF-8 without
 the control characters SQS rejects) and base64-encoded otherwise, so every body comes back
-byte-for-byte. Trace context and the job's own attempt travel inside the body; the
-backend uses at most five of SQS's ten message attributes, and only these:
+byte-for-byte. Trace context travels inside the body (the attempt is counted by SQS, see
+below); the backend uses at most five of SQS's ten message attributes, and only these:
 
 ``bj.id``       the brokerjobs message id (SQS assigns its own ids, which change on re-send)
 ``bj.base``     deliveries already counted before this SQS message existed (see below)

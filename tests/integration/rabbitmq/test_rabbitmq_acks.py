@@ -157,3 +157,47 @@ async def test_stopping_a_subscription_sends_the_acks_it_holds(
     again = await backend.consume([queue], prefetch=100)
     assert await nothing_within(again, 0.5), "an ack held at stop() was lost"
     await again.stop()
+
+
+async def test_ack_frames_keep_their_order_when_the_socket_is_full(
+    rabbit: RabbitMQHarness,
+) -> None:
+    """Issue #13: a multiple ack must never overtake the single acks below it.
+
+    A broker that reads its socket late makes aiormq's writer wait for the socket to
+    drain; frames then queue in aiormq's bounded write queue, where a ``put`` that finds
+    a free slot goes ahead of ``put`` calls still waiting. Here the socket is held "full"
+    (the writer's drain is paused, as the transport does when its buffer is over the
+    high-water mark) while twelve single acks queue up; the channel is freed in the same
+    loop iteration in which a multiple ack covering them is decided. Sent as independent
+    tasks, that multiple ack reached the broker first, and the broker closed the channel
+    on the late single ack ("unknown delivery tag"), requeueing every delivery.
+    """
+    backend = await rabbit.new_rabbitmq_backend()
+    queue = rabbit.queue("acks")
+    await backend.publish_batch(queue, [message() for _ in range(16)])
+    subscription = await backend.consume([queue], prefetch=16)
+    deliveries = [await receive(subscription) for _ in range(16)]
+    coalescer = subscription._acks  # type: ignore[attr-defined]
+    protocols = [writer.transport.get_protocol() for writer in backend._connector._writers]
+    for protocol in protocols:
+        protocol.pause_writing()  # type: ignore[attr-defined]
+    for delivery in deliveries[2:14]:  # the two oldest still "run": twelve single acks
+        coalescer.ack(delivery.receipt.delivery_tag)
+        delivery.receipt.settled = True
+    coalescer.flush()
+    await asyncio.sleep(0.05)  # let the acks queue up behind the paused socket
+    for protocol in protocols:
+        protocol.resume_writing()  # type: ignore[attr-defined]
+    for delivery in (deliveries[0], deliveries[1], deliveries[14]):
+        coalescer.ack(delivery.receipt.delivery_tag)  # one multiple ack, up to tag 15
+    coalescer.flush()
+    broker_queue = backend.topology.names(queue).work
+
+    async def settled_or_closed() -> bool:
+        return subscription.closed or await unacked(broker_queue) == 1
+
+    await eventually(settled_or_closed, timeout=15)
+    assert not subscription.closed, "the broker closed the channel: an ack was out of order"
+    await backend.ack(deliveries[15])
+    await subscription.stop()

@@ -198,3 +198,24 @@ async def test_the_publisher_sees_aiormqs_blocked_state_without_a_timer(
     unblocked = getattr(channel.connection, "_Connection__connection_unblocked", None)
     assert isinstance(unblocked, asyncio.Event)
     assert unblocked.is_set()
+
+
+async def test_every_publish_says_its_body_is_json(rabbit: RabbitMQHarness) -> None:
+    # Foreign consumers and the management UI read contentType (docs/wire-format.md).
+    backend = await rabbit.new_rabbitmq_backend()
+    queue = rabbit.queue("typed")
+    await backend.publish(queue, message())
+    await asyncio.to_thread(backend.publish_sync, queue, message())
+    await backend.publish(queue, message(delay=0.3))  # through the wait queues
+    channel = await backend._channel("test: read raw properties")
+    work = backend.topology.names(queue).work
+    types: list[str | None] = []
+    deadline = time.monotonic() + 30
+    while len(types) < 3 and time.monotonic() < deadline:
+        got = await channel.basic_get(work, no_ack=True)
+        if got.delivery_tag is None:  # empty: the delayed one is still waiting
+            await asyncio.sleep(0.1)
+            continue
+        types.append(got.header.properties.content_type)
+    await channel.close()
+    assert types == ["application/json"] * 3

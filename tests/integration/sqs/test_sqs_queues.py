@@ -124,3 +124,23 @@ async def test_a_large_prefetch_uses_several_pollers_without_duplicates(sqs: SQS
     assert sorted(d.message_id for d in got) == sorted(m.message_id for m in sent)
     assert {d.attempt for d in got} == {1}
     await subscription.stop()
+
+
+async def test_a_queue_created_without_a_redrive_policy_is_used_with_a_warning(
+    sqs: SQSHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = sqs.queue("by-hand")
+    client = raw_client()
+    client.create_queue(QueueName=queue)  # as a foreign producer might: no RedrivePolicy
+    client.close()
+    with caplog.at_level("WARNING", logger="brokerjobs.sqs"):
+        subscription = await sqs.sqs_backend().consume([queue], prefetch=1)
+        await subscription.aclose()
+    [warning] = [r.getMessage() for r in caplog.records if "RedrivePolicy" in r.getMessage()]
+    assert f"{queue!r} has no RedrivePolicy" in warning and f"{queue}-dlq" in warning
+
+    caplog.clear()
+    declared = sqs.queue("declared")
+    with caplog.at_level("WARNING", logger="brokerjobs.sqs"):
+        await sqs.sqs_backend().declare(declared)  # created by brokerjobs: has one
+    assert not [r for r in caplog.records if "RedrivePolicy" in r.getMessage()]
