@@ -8,8 +8,9 @@ not abstract methods, so a backend that cannot do something has nothing to stub.
 =============  =========================  ==========================================
 capability     offered by                 not by
 =============  =========================  ==========================================
-Purgeable      memory, SQL, RabbitMQ, SQS
-Cancellable    memory, SQL                RabbitMQ, SQS: a broker queue hands messages
+Purgeable      memory, SQL, RabbitMQ, SQS,
+               Redis
+Cancellable    memory, SQL, Redis         RabbitMQ, SQS: a broker queue hands messages
                                           out in order and cannot delete one by id
 =============  =========================  ==========================================
 """

@@ -48,7 +48,7 @@ async def harness(harness_class: type[BackendHarness]) -> AsyncIterator[BackendH
         await instance.aclose()
 
 
-_BROKER_MARKERS = ("rabbitmq", "sqs", "postgres", "mysql", "sqlite", "dynamodb")
+_BROKER_MARKERS = ("rabbitmq", "sqs", "postgres", "mysql", "sqlite", "dynamodb", "redis")
 
 
 @pytest.hookimpl(hookwrapper=True)

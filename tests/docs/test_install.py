@@ -64,7 +64,7 @@ def test_the_uv_line_installs_core_and_every_backend_into_a_fresh_venv(tmp_path:
     )
     names = subprocess.run([python, "-c", check], capture_output=True, text=True, timeout=120)
     assert names.stdout.strip() == str(
-        ["memory", "mysql", "postgres", "rabbitmq", "sqlite", "sqs"]
+        ["memory", "mysql", "postgres", "rabbitmq", "redis", "sqlite", "sqs"]
     ), names.stderr
     cli = subprocess.run(
         [venv / "bin" / "brokerjobs", "--help"], capture_output=True, text=True, timeout=120

@@ -1,8 +1,8 @@
-"""Fixtures of the fault suite: a private RabbitMQ node and moto server, ledger, fleet.
+"""Fixtures of the fault suite: private RabbitMQ, moto and redis-server processes, ledger, fleet.
 
-The private node and moto server live for the whole session and only if a test asks
+The private node, moto server and redis-server live for the whole session and only if a test asks
 for them; they are stopped (by our own PIDs) at the end. Nothing here touches the
-shared broker on 5672.
+shared brokers on 5672 and 6379.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from tests.faults.fleet import Fleet
 from tests.faults.ledger import ENV_VAR, Ledger
 from tests.faults.moto_process import MotoProcess
 from tests.faults.rabbit_node import RabbitNode
-from tests.faults.targets import RabbitTarget, SqliteTarget, SqsTarget, Target
+from tests.faults.redis_server import RedisServer, private_redis
+from tests.faults.targets import RabbitTarget, RedisTarget, SqliteTarget, SqsTarget, Target
 
 CONSUMER_TIMEOUT_MS = 20_000
 
@@ -52,6 +53,20 @@ def moto() -> Iterator[MotoProcess]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def redis_node() -> Iterator[RedisServer]:
+    """A private redis-server with AOF ``appendfsync always`` for the whole session."""
+    with private_redis("always") as server:
+        yield server
+
+
+@pytest.fixture
+async def redis_target_on_node(redis_node: RedisServer) -> AsyncIterator[RedisTarget]:
+    target = RedisTarget(redis_node)
+    yield target
+    await target.aclose()
+
+
 @pytest.fixture
 async def rabbit(rabbit_node: RabbitNode) -> AsyncIterator[RabbitTarget]:
     rabbit_node.wait_ready()
@@ -79,12 +94,15 @@ async def sqlite(tmp_path: Path) -> AsyncIterator[SqliteTarget]:
         pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
         pytest.param("sqs", marks=pytest.mark.sqs),
         pytest.param("sqlite", marks=pytest.mark.sqlite),
+        pytest.param("redis", marks=pytest.mark.redis),
     ]
 )
 def target(request: pytest.FixtureRequest) -> Target:
     """One scenario on every target (parametrized)."""
     chosen: Target = request.getfixturevalue(
-        {"rabbitmq": "rabbit", "sqs": "sqs", "sqlite": "sqlite"}[request.param]
+        {"rabbitmq": "rabbit", "sqs": "sqs", "sqlite": "sqlite", "redis": "redis_target_on_node"}[
+            request.param
+        ]
     )
     return chosen
 

@@ -1,4 +1,4 @@
-"""Where a scenario runs: the private RabbitMQ node, the private moto server, or SQLite.
+"""Where a scenario runs: the private RabbitMQ node, moto server or redis-server, or SQLite.
 
 A target gives the environment of worker subprocesses (``env``) and in-process backends
 (``backend()``) pointed at the same broker, under names unique to the test.
@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 from brokerjobs_rabbitmq import RabbitMQBackend
 from brokerjobs_rabbitmq.topology import delete_async
+from brokerjobs_redis import RedisBackend
 from brokerjobs_sql import SQLiteBackend
 from brokerjobs_sqs import SQSBackend
 
@@ -21,6 +22,7 @@ from brokerjobs.backend import Backend
 from brokerjobs.errors import BrokerJobsError
 from tests.faults.moto_process import CREDENTIALS, MotoProcess
 from tests.faults.rabbit_node import RabbitNode
+from tests.faults.redis_server import RedisServer
 
 
 class Target:
@@ -173,3 +175,37 @@ class SqliteTarget(Target):
 
     def make(self, **overrides: Any) -> Backend:
         return SQLiteBackend(**{**self.settings(), **overrides})
+
+
+class RedisTarget(Target):
+    """A private redis-server (its own port and AOF directory), short leases."""
+
+    name = "redis"
+    lease = 2.0
+    redelivery = lease + 4.0
+
+    def __init__(self, server: RedisServer, **overrides: Any) -> None:
+        super().__init__()
+        self.server = server
+        self.overrides = overrides
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "url": self.server.url,
+            "prefix": f"{self.prefix}:",
+            "lease": self.lease,
+            "poll_interval": 0.1,
+            "socket_timeout": 3.0,
+            "connect_timeout": 2.0,
+            "client_name": f"bjfaults.{self.prefix}",
+            **self.overrides,
+        }
+
+    def env(self) -> dict[str, str]:
+        return {
+            "BROKERJOBS_BACKEND": "redis",
+            **{f"BROKERJOBS_REDIS_{k.upper()}": str(v) for k, v in self.settings().items()},
+        }
+
+    def make(self, **overrides: Any) -> Backend:
+        return RedisBackend.from_options(**{**self.settings(), **overrides})
