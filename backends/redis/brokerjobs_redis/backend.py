@@ -240,6 +240,15 @@ class RedisBackend(Backend):
         if delay > 0:
             self._poke(delivery.queue)
 
+    async def defer(self, delivery: Delivery, *, delay: float) -> None:
+        """Back after ``delay`` seconds with the same attempt (``Defers``: limits, unique)."""
+        token = os.urandom(8).hex()
+        # The entry's spent attempts stay what they were before this delivery, so its
+        # next delivery (count 1) is this attempt again.
+        await self._settle(delivery, "RETRY", delivery.attempt - 1, delay_ms(delay), token)
+        if delay > 0:
+            self._poke(delivery.queue)
+
     async def dead_letter(self, delivery: Delivery, *, reason: str) -> None:
         await self._settle(delivery, "DEAD_LETTER", delivery.attempt, reason)
 
