@@ -131,7 +131,8 @@ async def run_case(url: str, prefix: str, case: Case, timeout: float) -> Case:
                 await asyncio.sleep(0.25)
             await asyncio.sleep(1.0)  # late duplicates from requeued deliveries
         finally:
-            worker.terminate()
+            with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
+                worker.terminate()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(worker.wait(), 60)
             if worker.returncode is None:
