@@ -4,7 +4,6 @@ the blocking twins, key layout and errors (the contract itself runs in tests/sto
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -16,18 +15,9 @@ from brokerjobs.errors import StoreUnavailableError
 from brokerjobs.store import Store, SyncStore
 from tests.guards import jobs
 from tests.support.backend_redis import URL, RedisHarness, delete_keys, require_redis
+from tests.support.store_config import fresh_store_config  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(autouse=True)
-def no_configured_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("BROKERJOBS_STORE", raising=False)
-    config.reset()
-    stores.forget_stores()
-    yield
-    config.reset()
-    stores.forget_stores()
 
 
 async def test_a_redis_url_selects_the_redis_store(monkeypatch: pytest.MonkeyPatch) -> None:
