@@ -8,6 +8,8 @@ lateness p99 is under 2 s, per backend family:
 * ``sqs``: SQS only (a moto server over HTTP): a FIFO queue drops the copies the other
   schedulers send.
 
+* ``redis``: Redis only: the Redis backend is its own Store; ticks are claimed by
+  set-if-absent in it (``SET NX PX``), from three plain ``brokerjobs scheduler`` processes.
 * ``store``: ticks claimed in the SQL family's Store (the real PostgreSQL, through
   ``BROKERJOBS_STORE``) by set-if-absent, from three plain ``brokerjobs scheduler``
   processes; the jobs go to RabbitMQ queues (whose lease is then not used), as in a
@@ -33,6 +35,7 @@ from tests.faults.targets import SqsTarget
 from tests.support.backend_postgres import URL as POSTGRES_URL
 from tests.support.backend_postgres import require_postgres
 from tests.support.backend_rabbitmq import RabbitMQHarness
+from tests.support.backend_redis import RedisHarness
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -104,9 +107,26 @@ async def store_family() -> AsyncIterator[Family]:
     await harness.aclose()
 
 
+@pytest.fixture
+async def redis_family() -> AsyncIterator[Family]:
+    # Redis only: the backend is its own Store (no BROKERJOBS_STORE), keys under this
+    # test's prefix.
+    harness = RedisHarness()
+    backend = harness.new_redis_backend()
+    queue = harness.queue("ticks")
+    env = {
+        **harness.subprocess_env(),
+        "BJSCHED_NAME": f"tick-{uuid.uuid4().hex[:8]}",
+        "BJSCHED_QUEUE": queue,
+    }
+    yield Family("redis", env, backend, queue, lease_based=False)
+    await harness.aclose()
+
+
 @pytest.fixture(
     params=[
         pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+        pytest.param("redis", marks=pytest.mark.redis),
         pytest.param("sqs", marks=pytest.mark.sqs),
         pytest.param("store", marks=[pytest.mark.rabbitmq, pytest.mark.postgres]),
     ]
