@@ -29,6 +29,8 @@ SCHEMES = {
     "mariadb": "mysql",
     "mysql+pymysql": "mysql",
     "rediss": "redis",
+    "redis+sentinel": "redis",
+    "rediss+sentinel": "redis",
 }
 """URL schemes whose store's entry-point name differs from the scheme."""
 

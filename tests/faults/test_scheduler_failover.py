@@ -8,10 +8,12 @@ lateness p99 is under 2 s, per backend family:
 * ``sqs``: SQS only (a moto server over HTTP): a FIFO queue drops the copies the other
   schedulers send.
 
-* ``store``: ticks claimed in a Store by set-if-absent, from three processes; for now
-  the SQLite stand-in of ``tests/faults/sqlite_standin_store.py``. The SQL and Redis
-  families are this one with ``BROKERJOBS_STORE`` naming the real store (and the plain
-  ``brokerjobs scheduler`` command), once ``brokerjobs.stores`` is merged.
+* ``redis``: Redis only: the Redis backend is its own Store; ticks are claimed by
+  set-if-absent in it (``SET NX PX``), from three plain ``brokerjobs scheduler`` processes.
+* ``store``: ticks claimed in the SQL family's Store (the real PostgreSQL, through
+  ``BROKERJOBS_STORE``) by set-if-absent, from three plain ``brokerjobs scheduler``
+  processes; the jobs go to RabbitMQ queues (whose lease is then not used), as in a
+  RabbitMQ fleet that names a Store.
 
 CI runs each family for 60 s (``BROKERJOBS_SCHEDULER_SOAK_SECONDS`` makes it longer; see
 ``tests/faults/scheduler_soak.py`` for the 30-minute command).
@@ -30,7 +32,10 @@ from brokerjobs_rabbitmq import RabbitMQBackend
 from brokerjobs.backend import Backend
 from tests.faults.scheduler_soak import run_soak, soak_seconds
 from tests.faults.targets import SqsTarget
+from tests.support.backend_postgres import URL as POSTGRES_URL
+from tests.support.backend_postgres import require_postgres
 from tests.support.backend_rabbitmq import RabbitMQHarness
+from tests.support.backend_redis import RedisHarness
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -87,29 +92,43 @@ async def sqs_family(sqs: SqsTarget) -> AsyncIterator[Family]:
 
 
 @pytest.fixture
-async def store_family(tmp_path: Path) -> AsyncIterator[Family]:
-    # Ticks claimed in a Store: the SQLite stand-in until brokerjobs.Store is merged, then
-    # the SQL and Redis stores through BROKERJOBS_STORE and the plain CLI. The queue is
-    # RabbitMQ's (this test's own prefix); its lease is not used.
+async def store_family() -> AsyncIterator[Family]:
+    require_postgres()
     harness = RabbitMQHarness()
     backend = await harness.new_rabbitmq_backend()
     queue = harness.queue("ticks")
     env = {
         **harness.subprocess_env(),
+        "BJSCHED_NAME": f"tick-{uuid.uuid4().hex[:8]}",  # tick keys are this test's own
+        "BJSCHED_QUEUE": queue,
+        "BROKERJOBS_STORE": POSTGRES_URL,
+    }
+    yield Family("store", env, backend, queue, lease_based=False)
+    await harness.aclose()
+
+
+@pytest.fixture
+async def redis_family() -> AsyncIterator[Family]:
+    # Redis only: the backend is its own Store (no BROKERJOBS_STORE), keys under this
+    # test's prefix.
+    harness = RedisHarness()
+    backend = harness.new_redis_backend()
+    queue = harness.queue("ticks")
+    env = {
+        **harness.subprocess_env(),
         "BJSCHED_NAME": f"tick-{uuid.uuid4().hex[:8]}",
         "BJSCHED_QUEUE": queue,
-        "BJSCHED_STORE": str(tmp_path / "store.db"),
     }
-    command = ("-m", "tests.faults.store_scheduler")
-    yield Family("store", env, backend, queue, lease_based=False, command=command)
+    yield Family("redis", env, backend, queue, lease_based=False)
     await harness.aclose()
 
 
 @pytest.fixture(
     params=[
         pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+        pytest.param("redis", marks=pytest.mark.redis),
         pytest.param("sqs", marks=pytest.mark.sqs),
-        pytest.param("store", marks=pytest.mark.rabbitmq),
+        pytest.param("store", marks=[pytest.mark.rabbitmq, pytest.mark.postgres]),
     ]
 )
 def family(request: pytest.FixtureRequest) -> Family:

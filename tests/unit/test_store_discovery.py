@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,7 @@ from brokerjobs.errors import ConfigurationError, StoreNotConfiguredError
 from brokerjobs.memory import MemoryBackend
 from brokerjobs.store import Store, SyncStore
 from brokerjobs.store_memory import InMemoryStore
-
-
-@pytest.fixture(autouse=True)
-def fresh_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("BROKERJOBS_STORE", raising=False)
-    config.reset()
-    stores.forget_stores()
-    yield
-    config.reset()
-    stores.forget_stores()
+from tests.support.store_config import fresh_store_config  # noqa: F401 (autouse)
 
 
 def test_a_url_selects_the_store_by_its_scheme(

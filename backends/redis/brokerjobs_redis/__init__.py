@@ -10,5 +10,6 @@ dead-letter stream. Every key of a queue shares the hash tag ``{queue}``. See
 from brokerjobs_redis.backend import RedisBackend
 from brokerjobs_redis.durability import Persistence
 from brokerjobs_redis.settings import RedisSettings
+from brokerjobs_redis.store import RedisStore
 
-__all__ = ["Persistence", "RedisBackend", "RedisSettings"]
+__all__ = ["Persistence", "RedisBackend", "RedisSettings", "RedisStore"]

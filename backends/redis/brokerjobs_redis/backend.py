@@ -32,6 +32,7 @@ from .connection import Clients
 from .durability import warn_if_volatile
 from .keys import QueueKeys, queue_keys
 from .settings import RedisSettings, load_settings
+from .store import RedisStore
 from .subscription import RedisSubscription, StreamReceipt
 from .translate import translate, translating
 
@@ -68,6 +69,7 @@ class RedisBackend(Backend):
         self._checked_persistence = False
         self._subscriptions: weakref.WeakSet[RedisSubscription] = weakref.WeakSet()
         self._key_cache: dict[str, QueueKeys] = {}
+        self._coordination: RedisStore | None = None
 
     @classmethod
     def from_options(cls, **options: Any) -> Self:
@@ -310,6 +312,15 @@ class RedisBackend(Backend):
             return int(await self.clients.aio().run("PURGE", [self.keys(queue).dead], []))
 
     # -- lifetime --------------------------------------------------------------------
+    def coordination_store(self) -> RedisStore:
+        """The coordination store on this server (keys ``<prefix>store:…``), same connections.
+
+        The default store when ``BROKERJOBS_STORE`` is not set.
+        """
+        if self._coordination is None:
+            self._coordination = RedisStore(self.settings, clients=self.clients)
+        return self._coordination
+
     async def aclose(self) -> None:
         for subscription in list(self._subscriptions):
             await subscription.stop()

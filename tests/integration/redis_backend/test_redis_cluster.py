@@ -84,3 +84,35 @@ async def test_one_subscription_over_queues_on_different_masters(
         assert isinstance(backend, RedisBackend)
     finally:
         await harness.aclose()
+
+
+async def test_the_store_works_on_a_cluster_with_keys_on_every_master(
+    cluster: list[ClusterNode],
+) -> None:
+    backend = PrivateHarness(cluster[0].url, cluster=True).new_redis_backend()
+    store = backend.coordination_store()
+    raw = redis.cluster.RedisCluster.from_url(cluster[0].url)
+    try:
+        keys = [f"k{n}" for n in range(30)]
+        owners = {
+            raw.get_node_from_key(store.redis_key(key)).name  # type: ignore[no-untyped-call]
+            for key in keys
+        }
+        assert len(owners) == 3  # the store's keys spread over every master
+        for key in keys:
+            assert await store.set_if_absent(key, b"a", ttl=30)
+            assert not await store.set_if_absent(key, b"b", ttl=30)
+            assert await store.compare_and_set(key, b"a", b"c", ttl=30)
+            assert not await store.compare_and_delete(key, b"a")
+            assert await store.compare_and_delete(key, b"c")
+            assert await store.get(key) is None
+        counted = [await store.count_in_window("rate", limit=2, window=30) for _ in range(2)]
+        assert counted == [0.0, 0.0]
+        assert await store.count_in_window("rate", limit=2, window=30) > 25  # seconds left
+        slots = [await store.acquire_slot("sem", b"me", limit=4, ttl=30) for _ in range(5)]
+        assert slots[4] is None and len(set(slots[:4])) == 4  # slot keys in several slots
+        assert store.set_if_absent_sync("sync", b"x", ttl=30) and store.get_sync("sync") == b"x"
+    finally:
+        raw.close()
+        await backend.aclose()
+        backend.close()
