@@ -12,7 +12,7 @@ from brokerjobs.errors import ConfigurationError, StoreNotConfiguredError
 from brokerjobs.memory import MemoryBackend
 from brokerjobs.store import Store, SyncStore
 from brokerjobs.store_memory import InMemoryStore
-from tests.support.store_config import fresh_store_config  # noqa: F401 (autouse)
+from tests.support.configured_store import fresh_store_config  # noqa: F401 (autouse)
 
 
 def test_a_url_selects_the_store_by_its_scheme(

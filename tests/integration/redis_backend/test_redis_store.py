@@ -15,7 +15,7 @@ from brokerjobs.errors import StoreUnavailableError
 from brokerjobs.store import Store, SyncStore
 from tests.guards import jobs
 from tests.support.backend_redis import URL, RedisHarness, delete_keys, require_redis
-from tests.support.store_config import fresh_store_config  # noqa: F401 (autouse)
+from tests.support.configured_store import fresh_store_config  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.redis
 
